@@ -1,0 +1,149 @@
+//! Lossless Parquet output: `baler-arrow convert`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
+
+use crate::error::{Error, Result};
+use crate::ingest::{self, DroppedColumn, ReadOptions};
+use crate::output::{AtomicFile, check_output};
+use crate::progress::{NoProgress, Progress};
+
+/// zstd level for lossless output.
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
+/// Options for [`convert`].
+#[derive(Clone)]
+pub struct ConvertOptions {
+    pub force: bool,
+    pub zstd_level: i32,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        Self {
+            force: false,
+            zstd_level: DEFAULT_ZSTD_LEVEL,
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+impl ConvertOptions {
+    /// Overwrites an existing output.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Reports progress to `progress`.
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Self {
+        self.progress = progress;
+        self
+    }
+}
+
+/// What [`convert`] wrote.
+#[derive(Debug, Clone)]
+pub struct ConvertSummary {
+    pub output: PathBuf,
+    pub rows: u64,
+    pub columns: usize,
+    pub dropped: Vec<DroppedColumn>,
+    pub bytes: u64,
+}
+
+/// Writer settings for lossless jet tables: zstd, and BYTE_STREAM_SPLIT without dictionary
+/// for floating-point columns (their bytes compress far better split by significance).
+pub fn lossless_properties(schema: &Schema, zstd_level: i32) -> Result<WriterProperties> {
+    let level = ZstdLevel::try_new(zstd_level).map_err(|e| {
+        Error::Arrow(arrow::error::ArrowError::InvalidArgumentError(
+            e.to_string(),
+        ))
+    })?;
+    let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+    for field in schema.fields() {
+        if matches!(field.data_type(), DataType::Float32 | DataType::Float64) {
+            let col = ColumnPath::from(field.name().as_str());
+            builder = builder
+                .set_column_dictionary_enabled(col.clone(), false)
+                .set_column_encoding(col, Encoding::BYTE_STREAM_SPLIT);
+        }
+    }
+    Ok(builder.build())
+}
+
+/// Writes every batch to `out` as Parquet; returns the number of rows.
+pub fn write_batches<W: Write + Send>(
+    out: W,
+    path: &Path,
+    schema: Arc<Schema>,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    props: WriterProperties,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    let parquet_err = |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(parquet_err)?;
+    let mut rows = 0;
+    for batch in batches {
+        let batch = batch?;
+        rows += batch.num_rows() as u64;
+        writer.write(&batch).map_err(parquet_err)?;
+        progress.advance(batch.num_rows() as u64);
+    }
+    writer.close().map_err(parquet_err)?;
+    Ok(rows)
+}
+
+/// Reads `input` (ROOT or Parquet) and writes its jets to `output` as lossless Parquet.
+///
+/// The output is written under a temporary name and renamed when complete, so a failure
+/// leaves nothing behind; the input is never overwritten.
+///
+/// # Errors
+/// Anything [`ingest::open`] reports, an output that is the input or exists without `force`,
+/// and write failures.
+pub fn convert(
+    input: &Path,
+    output: &Path,
+    read: &ReadOptions,
+    options: &ConvertOptions,
+) -> Result<ConvertSummary> {
+    check_output(input, output, options.force)?;
+    let reader = ingest::open(input, read)?;
+    let schema = reader.schema();
+    let dropped = reader.dropped().to_vec();
+    let props = lossless_properties(&schema, options.zstd_level)?;
+    let mut file = AtomicFile::create(output, options.force)?;
+    options.progress.start("convert", reader.total_rows());
+    let rows = write_batches(
+        file.file(),
+        output,
+        schema.clone(),
+        reader,
+        props,
+        options.progress.as_ref(),
+    );
+    options.progress.finish();
+    let rows = rows?;
+    file.commit()?;
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    Ok(ConvertSummary {
+        output: output.to_owned(),
+        rows,
+        columns: schema.fields().len(),
+        dropped,
+        bytes,
+    })
+}

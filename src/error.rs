@@ -1,0 +1,108 @@
+//! The library's error type.
+
+use std::path::PathBuf;
+
+/// Errors returned by baler-arrow's library functions.
+///
+/// Every variant names the file, and where it applies the tree, branch or column,
+/// so that the message alone tells the user what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input file does not exist or cannot be opened.
+    #[error("cannot open `{}`", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The input is neither a ROOT nor a Parquet file.
+    #[error("`{}` is not a ROOT or Parquet file (expected the magic bytes `root` or `PAR1`)", path.display())]
+    UnknownFormat { path: PathBuf },
+
+    /// The ROOT file is damaged or uses a layout that the reader cannot decode.
+    #[error("cannot read ROOT file `{}`: {message}", path.display())]
+    Root { path: PathBuf, message: String },
+
+    /// A branch could not be decoded.
+    #[error("cannot read branch `{branch}` of tree `{tree}` in `{}`: {message}", path.display())]
+    Branch {
+        path: PathBuf,
+        tree: String,
+        branch: String,
+        message: String,
+    },
+
+    /// The requested tree does not exist, or several exist and none was chosen.
+    #[error("{problem} in `{}`; trees in the file: {}", path.display(), list(available))]
+    Tree {
+        path: PathBuf,
+        problem: String,
+        available: Vec<String>,
+    },
+
+    /// The requested jet collection does not exist, or several exist and none was chosen.
+    #[error("{problem} in tree `{tree}` of `{}`; collections: {}", path.display(), list(available))]
+    Collection {
+        path: PathBuf,
+        tree: String,
+        problem: String,
+        available: Vec<String>,
+    },
+
+    /// A column exists but cannot be used as asked.
+    #[error("column `{column}` in `{}`: {message}", path.display())]
+    Column {
+        path: PathBuf,
+        column: String,
+        message: String,
+    },
+
+    /// No numeric column is left after dropping the unsupported ones.
+    #[error("`{}` has no numeric column to read", path.display())]
+    NoNumericColumns { path: PathBuf },
+
+    /// The output would overwrite the input.
+    #[error("output `{}` is the input file; choose another path with `-o`", path.display())]
+    OutputIsInput { path: PathBuf },
+
+    /// The output exists and overwriting was not allowed.
+    #[error("output `{}` already exists (pass `--force` to overwrite it)", path.display())]
+    OutputExists { path: PathBuf },
+
+    /// Writing the output failed; nothing was left at the output path.
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Parquet encoding or decoding failed.
+    #[error("parquet error in `{}`", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    /// An Arrow operation failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// A `Result` with baler-arrow's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

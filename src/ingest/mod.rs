@@ -1,0 +1,192 @@
+//! Reading jets into Arrow: ROOT files (through oxyroot) and Parquet files.
+//!
+//! Both readers yield [`RecordBatch`]es of at most about [`ReadOptions::batch_rows`] rows, one
+//! row per jet, with an [`EVENT_COLUMN`] that says which event each jet belongs to. Columns that
+//! are not numeric are dropped and listed in [`JetReader::dropped`].
+//!
+//! ```no_run
+//! use baler_arrow::ingest::{open, ReadOptions};
+//!
+//! let reader = open("tests/data/cms_nanoaod_2015_ttbar.root".as_ref(), &ReadOptions::default())?;
+//! println!("{} columns, {:?} jets", reader.schema().fields().len(), reader.total_rows());
+//! for batch in reader {
+//!     let batch = batch?;
+//!     assert!(batch.num_rows() > 0);
+//! }
+//! # Ok::<(), baler_arrow::Error>(())
+//! ```
+
+mod inspect;
+mod parquet;
+mod root;
+mod types;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+pub use self::inspect::{Inspection, inspect};
+pub use self::types::NumericType;
+use crate::error::{Error, Result};
+
+/// The name of the column holding each jet's event number (or entry number).
+pub const EVENT_COLUMN: &str = "event";
+
+/// Rows per batch unless [`ReadOptions::with_batch_rows`] says otherwise.
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+
+/// The kind of an input file, told by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Root,
+    Parquet,
+}
+
+/// How rows are formed from a ROOT tree or a Parquet table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// The `Jet` collection if there is one, else the only collection, else a flat table.
+    #[default]
+    Auto,
+    /// One row per element of a collection: counter `nNAME` (or `NNAME`) and arrays `NAME_*`.
+    Collection(String),
+    /// One row per entry; variable-length columns are dropped.
+    Flat,
+}
+
+/// Options for [`open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub tree: Option<String>,
+    pub layout: Layout,
+    pub batch_rows: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            tree: None,
+            layout: Layout::Auto,
+            batch_rows: DEFAULT_BATCH_ROWS,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Reads this tree of a ROOT file (ignored for Parquet).
+    pub fn with_tree(mut self, tree: Option<String>) -> Self {
+        self.tree = tree;
+        self
+    }
+
+    /// Sets how rows are formed.
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Sets the target number of rows per batch.
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+}
+
+/// A column of the input that is not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedColumn {
+    pub name: String,
+    pub reason: String,
+}
+
+/// A stream of jet batches from one input file.
+pub struct JetReader {
+    path: PathBuf,
+    format: Format,
+    schema: SchemaRef,
+    dropped: Vec<DroppedColumn>,
+    total_rows: Option<u64>,
+    batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+}
+
+impl JetReader {
+    /// The input file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the input is ROOT or Parquet.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Input columns that are not read, and why.
+    pub fn dropped(&self) -> &[DroppedColumn] {
+        &self.dropped
+    }
+
+    /// The number of rows the reader will produce, when known in advance.
+    pub fn total_rows(&self) -> Option<u64> {
+        self.total_rows
+    }
+}
+
+impl Iterator for JetReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.batches.next()
+    }
+}
+
+/// Tells ROOT from Parquet by the file's magic bytes.
+///
+/// # Errors
+/// [`Error::Open`] if the file cannot be read, [`Error::UnknownFormat`] if it is neither.
+pub fn detect_format(path: &Path) -> Result<Format> {
+    let open_err = |source| Error::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let mut magic = [0u8; 4];
+    let mut file = File::open(path).map_err(open_err)?;
+    let n = file.read(&mut magic).map_err(open_err)?;
+    match &magic[..n] {
+        b"root" => Ok(Format::Root),
+        b"PAR1" => Ok(Format::Parquet),
+        _ => Err(Error::UnknownFormat {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+/// Opens a ROOT or Parquet file as a stream of jet batches.
+///
+/// # Errors
+/// A missing or unreadable file, an unknown format, a missing tree or collection (the error lists
+/// what exists), branches whose lengths disagree with their counter, or no numeric column.
+pub fn open(path: &Path, options: &ReadOptions) -> Result<JetReader> {
+    match detect_format(path)? {
+        Format::Root => {
+            let mut input = root::RootInput::open(path)?;
+            let plan = root::plan(&mut input, options)?;
+            Ok(JetReader {
+                path: path.to_owned(),
+                format: Format::Root,
+                schema: plan.schema.clone(),
+                dropped: plan.dropped.clone(),
+                total_rows: Some(plan.rows),
+                batches: Box::new(root::RootBatches::new(path, plan, options.batch_rows)?),
+            })
+        }
+        Format::Parquet => parquet::open(path, options),
+    }
+}

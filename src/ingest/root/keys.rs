@@ -1,0 +1,311 @@
+//! Direct access to the baskets of a ROOT file.
+//!
+//! oxyroot 0.1.25 describes trees and branches well but decodes basket data wrongly or panics in
+//! several cases (zstd baskets, jagged branches whose last basket is stored inside the TTree
+//! record). This module reads the file's records itself: it walks every key from `fBEGIN` to
+//! `fEND` (as ROOT's `TFile::Map` does), keeps the `TBasket` keys with their entry counts, and
+//! decompresses a basket's payload (zlib, zstd, lz4 or lzma blocks) on request.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+/// Where a basket is and how large it is, read from its key header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BasketKey {
+    /// Offset of the key in the file.
+    pub seek: u64,
+    /// Bytes of the whole record on disk (key header + payload).
+    pub nbytes: u64,
+    /// Length of the key header, which the payload follows.
+    pub key_len: u64,
+    /// Uncompressed payload length.
+    pub obj_len: u64,
+    /// Number of entries in the basket.
+    pub entries: u64,
+    /// End of the data inside the basket buffer, counted from the start of the key header;
+    /// entry offsets (for jagged branches) follow the data.
+    pub last: u64,
+}
+
+impl BasketKey {
+    /// Bytes of value data in the basket (without the trailing entry offsets).
+    pub fn data_len(&self) -> u64 {
+        self.last.saturating_sub(self.key_len)
+    }
+}
+
+/// The baskets of every branch of every tree, by (tree name, branch name), in file order.
+pub(crate) type BasketIndex = HashMap<(String, String), Vec<BasketKey>>;
+
+/// Reads the file header and walks every record, collecting the `TBasket` keys.
+pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let header = read_at(file, 0, 64.min(len))?;
+    let mut r = Cursor::new(&header);
+    if r.bytes(4)? != b"root" {
+        return Err("missing `root` magic bytes".into());
+    }
+    let version = r.i32()?;
+    let begin = r.i32()? as u64;
+    let big = version >= 1_000_000;
+    let end = r.seek(big)?;
+    let seek_free = r.seek(big)?;
+    if end > len {
+        return Err(format!(
+            "file is truncated: header says {end} bytes, file has {len}"
+        ));
+    }
+    let free = free_segments(file, seek_free, end)?;
+    let mut index = BasketIndex::new();
+    let mut pos = begin;
+    while pos < end {
+        if let Some(gap) = free.iter().find(|g| g.contains(&pos)) {
+            pos = gap.end;
+            continue;
+        }
+        let head = read_at(file, pos, 1024.min(end - pos))?;
+        let nbytes = Cursor::new(&head).i32()?;
+        if nbytes < 0 {
+            // A gap left by a deleted record.
+            pos += nbytes.unsigned_abs() as u64;
+            continue;
+        }
+        if nbytes == 0 {
+            return Err(format!("corrupt record at byte {pos}: length 0"));
+        }
+        if let Some((tree, branch, key)) = parse_basket_key(&head, pos)? {
+            index.entry((tree, branch)).or_default().push(key);
+        }
+        pos += nbytes as u64;
+    }
+    Ok(index)
+}
+
+/// The file's free segments (the `TFree` list at `fSeekFree`), as byte ranges.
+fn free_segments(
+    file: &mut File,
+    seek_free: u64,
+    end: u64,
+) -> Result<Vec<std::ops::Range<u64>>, String> {
+    if seek_free == 0 || seek_free >= end {
+        return Ok(Vec::new());
+    }
+    let head = read_at(file, seek_free, 1024.min(end - seek_free))?;
+    let mut r = Cursor::new(&head);
+    let nbytes = r.i32()? as u64;
+    r.bytes(2)?;
+    let obj_len = r.i32()? as u64;
+    r.bytes(4)?;
+    let key_len = r.i16()? as u64;
+    if key_len > nbytes || obj_len != nbytes - key_len {
+        return Err(format!(
+            "unexpected free-segment record at byte {seek_free}"
+        ));
+    }
+    let list = read_at(file, seek_free + key_len, nbytes - key_len)?;
+    let mut r = Cursor::new(&list);
+    let mut gaps = Vec::new();
+    while r.pos + 2 <= list.len() {
+        let big = r.i16()? > 1000;
+        let first = r.seek(big)?;
+        let last = r.seek(big)?;
+        gaps.push(first..last.saturating_add(1));
+    }
+    Ok(gaps)
+}
+
+/// Parses one key header; returns `None` when the record is not a `TBasket`.
+fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, String, BasketKey)>, String> {
+    let mut r = Cursor::new(head);
+    let nbytes = r.i32()? as u64;
+    let version = r.i16()?;
+    let obj_len = r.i32()? as u64;
+    let _datime = r.u32()?;
+    let key_len = r.i16()? as u64;
+    let _cycle = r.i16()?;
+    r.seek(version > 1000)?;
+    r.seek(version > 1000)?;
+    let class = r.tstring()?;
+    if class != "TBasket" {
+        return Ok(None);
+    }
+    let branch = r.tstring()?;
+    let tree = r.tstring()?;
+    let _basket_version = r.i16()?;
+    let _buffer_size = r.i32()?;
+    let _nev_buf_size = r.i32()?;
+    let entries = r.i32()?;
+    let last = r.i32()?;
+    if entries < 0 || last < 0 || key_len > nbytes {
+        return Err(format!("corrupt basket key at byte {seek}"));
+    }
+    let key = BasketKey {
+        seek,
+        nbytes,
+        key_len,
+        obj_len,
+        entries: entries as u64,
+        last: last as u64,
+    };
+    Ok(Some((tree, branch, key)))
+}
+
+/// Reads and decompresses a basket; returns its value data (entry offsets removed).
+pub(crate) fn read_basket(file: &mut File, key: &BasketKey) -> Result<Vec<u8>, String> {
+    let payload = read_at(file, key.seek + key.key_len, key.nbytes - key.key_len)?;
+    let mut data = if key.obj_len == payload.len() as u64 {
+        payload
+    } else {
+        decompress(&payload, key.obj_len as usize)?
+    };
+    let data_len = key.data_len() as usize;
+    if data_len > data.len() {
+        return Err(format!(
+            "basket at byte {} holds {} bytes, its header promises {data_len}",
+            key.seek,
+            data.len()
+        ));
+    }
+    data.truncate(data_len);
+    Ok(data)
+}
+
+/// Decompresses ROOT's sequence of compressed blocks, each with a 9-byte header:
+/// two letters naming the algorithm, a method byte, then the compressed and uncompressed sizes
+/// as 3-byte little-endian integers.
+fn decompress(mut input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(expected);
+    while out.len() < expected {
+        if input.len() < 9 {
+            return Err("compressed block header is cut short".into());
+        }
+        let algo = [input[0], input[1]];
+        let c_size = u24(&input[3..6]);
+        let u_size = u24(&input[6..9]);
+        let block = input
+            .get(9..9 + c_size)
+            .ok_or("compressed block is cut short")?;
+        let before = out.len();
+        decompress_block(algo, block, u_size, &mut out)?;
+        if out.len() - before != u_size {
+            return Err(format!(
+                "a compressed block gave {} bytes instead of {u_size}",
+                out.len() - before
+            ));
+        }
+        input = &input[9 + c_size..];
+    }
+    Ok(out)
+}
+
+fn decompress_block(
+    algo: [u8; 2],
+    block: &[u8],
+    u_size: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let err = |e: std::io::Error| format!("{} block: {e}", String::from_utf8_lossy(&algo));
+    match &algo {
+        b"ZL" => {
+            flate2::read::ZlibDecoder::new(block)
+                .read_to_end(out)
+                .map_err(err)?;
+        }
+        b"ZS" => {
+            zstd::stream::read::Decoder::new(block)
+                .and_then(|mut d| d.read_to_end(out))
+                .map_err(err)?;
+        }
+        b"L4" => {
+            // ROOT puts an 8-byte xxhash checksum before the lz4 block.
+            let body = block.get(8..).ok_or("lz4 block is cut short")?;
+            let decoded =
+                lz4_flex::block::decompress(body, u_size).map_err(|e| format!("L4 block: {e}"))?;
+            out.extend_from_slice(&decoded);
+        }
+        b"XZ" => {
+            xz2::read::XzDecoder::new(block)
+                .read_to_end(out)
+                .map_err(err)?;
+        }
+        other => {
+            return Err(format!(
+                "unsupported compression algorithm `{}`",
+                String::from_utf8_lossy(other)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn u24(b: &[u8]) -> usize {
+    b[0] as usize | (b[1] as usize) << 8 | (b[2] as usize) << 16
+}
+
+fn read_at(file: &mut File, pos: u64, len: u64) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0; len as usize];
+    file.seek(SeekFrom::Start(pos))
+        .and_then(|_| file.read_exact(&mut buf))
+        .map_err(|e| format!("cannot read {len} bytes at byte {pos}: {e}"))?;
+    Ok(buf)
+}
+
+/// A big-endian reader over a byte slice that reports running off the end as an error.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let out = self
+            .buf
+            .get(self.pos..self.pos + n)
+            .ok_or_else(|| "record header is cut short".to_owned())?;
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        Ok(self.bytes(N)?.try_into().expect("slice of length N"))
+    }
+
+    fn i16(&mut self) -> Result<i16, String> {
+        Ok(i16::from_be_bytes(self.array()?))
+    }
+
+    fn i32(&mut self) -> Result<i32, String> {
+        Ok(i32::from_be_bytes(self.array()?))
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    fn i64(&mut self) -> Result<i64, String> {
+        Ok(i64::from_be_bytes(self.array()?))
+    }
+
+    /// A file position: 8 bytes in large files, 4 otherwise.
+    fn seek(&mut self, big: bool) -> Result<u64, String> {
+        Ok(if big {
+            self.i64()? as u64
+        } else {
+            self.i32()? as u64
+        })
+    }
+
+    /// ROOT's TString: one length byte, or 255 followed by a 4-byte length.
+    fn tstring(&mut self) -> Result<String, String> {
+        let mut n = self.bytes(1)?[0] as usize;
+        if n == 255 {
+            n = self.i32()? as usize;
+        }
+        Ok(String::from_utf8_lossy(self.bytes(n)?).into_owned())
+    }
+}
