@@ -200,7 +200,6 @@ fn branch_info(branch: &Branch) -> BranchInfo {
 /// What [`plan`] decided to read: the output schema and where each column comes from.
 pub(crate) struct RootPlan {
     pub tree: TreeInfo,
-    pub collection: Option<Collection>,
     pub schema: SchemaRef,
     pub dropped: Vec<DroppedColumn>,
     /// Rows the reader will produce.
@@ -331,15 +330,7 @@ impl PlanContext<'_> {
                 }),
             }
         }
-        self.finish(
-            Some(collection),
-            fields,
-            columns,
-            dropped,
-            event,
-            Some(counts),
-            rows,
-        )
+        self.finish(fields, columns, dropped, event, Some(counts), rows)
     }
 
     fn plan_flat(&mut self) -> Result<RootPlan> {
@@ -360,13 +351,12 @@ impl PlanContext<'_> {
                 }),
             }
         }
-        self.finish(None, fields, columns, dropped, None, None, entries)
+        self.finish(fields, columns, dropped, None, None, entries)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
-        collection: Option<Collection>,
         fields: Vec<Field>,
         columns: Vec<BranchSource>,
         dropped: Vec<DroppedColumn>,
@@ -381,7 +371,6 @@ impl PlanContext<'_> {
         }
         Ok(RootPlan {
             tree: self.tree.clone(),
-            collection,
             schema: Arc::new(Schema::new(fields)),
             dropped,
             rows,
