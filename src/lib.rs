@@ -24,6 +24,7 @@
 
 pub mod convert;
 mod error;
+pub mod generate;
 pub mod ingest;
 pub mod output;
 pub mod progress;
