@@ -248,16 +248,8 @@ mod tests {
             let f = |n| column(b, n).as_primitive::<Float32Type>().values().clone();
             let i = |n| column(b, n).as_primitive::<Int32Type>().values().clone();
             let (pt, eta, mass) = (f("pt"), f("eta"), f("mass"));
-            let energies = [
-                "mChargedHadronEnergy",
-                "mNeutralHadronEnergy",
-                "mPhotonEnergy",
-                "mElectronEnergy",
-                "mMuonEnergy",
-                "mHFHadronEnergy",
-                "mHFEMEnergy",
-            ]
-            .map(f);
+            // The seven component energies, charged hadrons to HF EM.
+            let energies: Vec<_> = FLOAT_COLUMNS[5..12].iter().map(|n| f(n)).collect();
             for r in 0..b.num_rows() {
                 assert!(pt[r] >= 20.0 && eta[r].abs() < 4.7);
                 let e = ((pt[r] as f64 * (eta[r] as f64).cosh()).powi(2)
