@@ -90,6 +90,38 @@ pub enum Error {
     /// An Arrow operation failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
+
+    /// The input has no rows to compress.
+    #[error("`{}` has no rows to compress", path.display())]
+    Empty { path: PathBuf },
+
+    /// The options cannot be satisfied for this input.
+    #[error("{message}")]
+    Options { message: String },
+
+    /// A saved model does not fit the input.
+    #[error("model `{}` does not fit `{}`: {message}", model.display(), input.display())]
+    ModelMismatch {
+        model: PathBuf,
+        input: PathBuf,
+        message: String,
+    },
+
+    /// A saved model file cannot be read.
+    #[error("cannot read model `{}`: {message}", path.display())]
+    ModelFile { path: PathBuf, message: String },
+
+    /// A compressed file's format, header or decoder is not usable.
+    #[error("cannot decode `{}`", path.display())]
+    Codec {
+        path: PathBuf,
+        #[source]
+        source: baler_udfs::Error,
+    },
+
+    /// Training or running the network failed.
+    #[error("model: {0}")]
+    Model(#[from] candle_core::Error),
 }
 
 /// A `Result` with baler-arrow's [`Error`].

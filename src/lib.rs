@@ -23,9 +23,12 @@
 //! ```
 
 pub mod convert;
+pub mod encode;
 mod error;
 pub mod generate;
 pub mod ingest;
+pub mod metrics;
+pub mod model;
 pub mod output;
 pub mod progress;
 

@@ -7,6 +7,8 @@ pub trait Progress: Send + Sync {
     fn start(&self, _stage: &str, _total: Option<u64>) {}
     /// `rows` more rows are done.
     fn advance(&self, _rows: u64) {}
+    /// A training epoch ended (1-based) with this mean loss and learning rate.
+    fn epoch(&self, _epoch: usize, _loss: f64, _learning_rate: f64) {}
     /// The stage is over.
     fn finish(&self) {}
 }

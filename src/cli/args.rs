@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
+use baler_arrow::encode::{CompressOptions, LatentSize};
 use baler_arrow::ingest::{Layout, ReadOptions};
+use baler_arrow::model::{
+    TrainConfig,
+    train::{DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_SEED},
+};
 use clap::{Args, Parser, Subcommand};
 
 /// Machine-learning lossy compression for particle-physics jet data (ROOT and Parquet).
@@ -23,6 +28,12 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show the trees, branches and types of a file, and what would be read.
     Inspect(InspectArgs),
+    /// Train an autoencoder on the input and write it compressed: latents + decoder in one Parquet file.
+    Compress(CompressArgs),
+    /// Train a reusable model on the input (to compress other files with `compress --model`).
+    Train(TrainArgs),
+    /// Rebuild the original columns of a compressed file into lossless Parquet.
+    Decompress(DecompressArgs),
 }
 
 /// Which rows to read from the input.
@@ -79,4 +90,119 @@ pub struct InspectArgs {
     /// List every branch of every tree.
     #[arg(long)]
     pub branches: bool,
+}
+
+/// How the model is shaped and trained.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// Latent numbers per row.
+    #[arg(long, conflicts_with = "ratio")]
+    pub latent: Option<usize>,
+
+    /// Target ratio of compressed columns to latents: latent = ceil(columns / R) [default: 3].
+    #[arg(long)]
+    pub ratio: Option<f64>,
+
+    /// Hidden layer widths of the encoder (the decoder mirrors them).
+    #[arg(long, value_delimiter = ',', default_value = "200,100,50")]
+    pub hidden: Vec<usize>,
+
+    /// Training epochs (early stopping may end sooner).
+    #[arg(long, default_value_t = DEFAULT_EPOCHS)]
+    pub epochs: usize,
+
+    /// Rows per training batch.
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+
+    /// Adam learning rate.
+    #[arg(long, default_value_t = DEFAULT_LEARNING_RATE)]
+    pub lr: f64,
+
+    /// Seed for weights and shuffling (training on the CPU is deterministic).
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+
+    /// Columns to store losslessly as they are (besides `event`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<String>,
+}
+
+impl From<&ModelArgs> for CompressOptions {
+    fn from(a: &ModelArgs) -> Self {
+        let latent = match (a.latent, a.ratio) {
+            (Some(k), _) => LatentSize::Fixed(k),
+            (None, Some(r)) => LatentSize::Ratio(r),
+            (None, None) => CompressOptions::default().latent,
+        };
+        CompressOptions {
+            latent,
+            hidden: a.hidden.clone(),
+            train: TrainConfig {
+                epochs: a.epochs,
+                batch_size: a.batch_size,
+                learning_rate: a.lr,
+                seed: a.seed,
+                ..TrainConfig::default()
+            },
+            keep: a.keep.clone(),
+            ..CompressOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CompressArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output file (default: the input with extension `.baler.parquet`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub model_args: ModelArgs,
+
+    /// Use this model (from `baler-arrow train`) instead of training one.
+    #[arg(long, value_name = "MODEL.safetensors")]
+    pub model: Option<PathBuf>,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Where to write the model (safetensors).
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub model_args: ModelArgs,
+
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DecompressArgs {
+    /// The compressed Parquet file.
+    pub input: PathBuf,
+
+    /// Output Parquet file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+
+    /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
 }

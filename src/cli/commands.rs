@@ -7,14 +7,130 @@ use baler_arrow::convert::{ConvertOptions, convert};
 use baler_arrow::ingest::{self, DroppedColumn, ReadOptions};
 use baler_arrow::output::default_output;
 
-use super::args::{Cli, Command, ConvertArgs, InspectArgs};
+use baler_arrow::encode::{self, CompressOptions, CompressReport};
+
+use super::args::{
+    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, InspectArgs, TrainArgs,
+};
 use super::progress::Bar;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Convert(args) => run_convert(&args, cli.quiet),
         Command::Inspect(args) => run_inspect(&args),
+        Command::Compress(args) => run_compress(&args, cli.quiet),
+        Command::Train(args) => run_train(&args, cli.quiet),
+        Command::Decompress(args) => run_decompress(&args, cli.quiet),
     }
+}
+
+fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
+    let input = &args.input.input;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| input.with_extension("baler.parquet"));
+    let options = CompressOptions {
+        model: args.model.clone(),
+        force: args.force,
+        progress: Arc::new(Bar::new(quiet || args.json)),
+        ..CompressOptions::from(&args.model_args)
+    };
+    let report = encode::compress(input, &output, &ReadOptions::from(&args.input), &options)
+        .with_context(|| format!("failed to compress `{}`", input.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
+    let input = &args.input.input;
+    let options = CompressOptions {
+        progress: Arc::new(Bar::new(quiet)),
+        ..CompressOptions::from(&args.model_args)
+    };
+    baler_arrow::output::check_output(input, &args.output, args.force)?;
+    let (fitted, scan) = encode::fit(input, &ReadOptions::from(&args.input), &options)
+        .with_context(|| format!("failed to train on `{}`", input.display()))?;
+    encode::model_file::save(&args.output, &fitted.model, &fitted.header, args.force)
+        .with_context(|| format!("failed to save the model to `{}`", args.output.display()))?;
+    let t = &fitted.header.training;
+    println!(
+        "trained on {} of {} rows: {} epochs, final loss {:.3e}, {:.1} s; wrote `{}`",
+        t.rows,
+        scan.rows,
+        t.epochs,
+        t.final_loss,
+        t.seconds,
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
+    let bar = Bar::new(quiet);
+    let summary = encode::decompress(&args.input, &args.output, args.force, &bar)
+        .with_context(|| format!("failed to decompress `{}`", args.input.display()))?;
+    println!(
+        "wrote {} rows x {} columns to `{}`",
+        summary.rows,
+        summary.columns,
+        summary.output.display()
+    );
+    Ok(())
+}
+
+/// The compression report as a table a physicist can read.
+fn print_report(r: &CompressReport) {
+    print_dropped(
+        &r.dropped
+            .iter()
+            .map(|(name, reason)| DroppedColumn {
+                name: name.clone(),
+                reason: reason.clone(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    println!(
+        "{} rows: {} columns -> {} latents ({} pass-through, {} constant); trained {} epochs on {} rows, loss {:.3e}",
+        r.rows,
+        r.decoded_columns,
+        r.latent,
+        r.pass_through.len(),
+        r.constant.len(),
+        r.training.epochs,
+        r.training.rows,
+        r.training.final_loss
+    );
+    println!(
+        "{:<28} {:>12} {:>12} {:>12} {:>10} {:>12} {:>12}",
+        "variable", "resid mean", "resid RMS", "max |resid|", "rel RMS", "resp mean", "resp RMS"
+    );
+    for v in &r.variables {
+        println!(
+            "{:<28} {:>12.4e} {:>12.4e} {:>12.4e} {:>10.4} {:>12.4e} {:>12.4e}",
+            v.name,
+            v.residual_mean,
+            v.residual_rms,
+            v.max_abs_residual,
+            v.relative_rms,
+            v.response_mean,
+            v.response_rms
+        );
+    }
+    let s = &r.sizes;
+    println!(
+        "sizes: input {} B, output {} B (model included), lossless Parquet {} B",
+        s.input_bytes, s.output_bytes, s.lossless_bytes
+    );
+    println!(
+        "R = {:.2} (raw/latent), R_actual = {:.2} (input/output), vs lossless Parquet = {:.2}",
+        r.ratios.r, r.ratios.r_actual, r.ratios.r_lossless
+    );
+    println!("wrote `{}`", r.output.display());
 }
 
 fn run_convert(args: &ConvertArgs, quiet: bool) -> Result<()> {

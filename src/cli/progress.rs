@@ -20,9 +20,10 @@ impl Bar {
 
 impl Progress for Bar {
     fn start(&self, stage: &str, total: Option<u64>) {
-        let template = match total {
-            Some(_) => "{msg:>10} [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
-            None => "{msg:>10} {spinner} {human_pos} rows ({per_sec})",
+        let template = match (stage, total) {
+            ("train", _) => "train [{bar:30}] epoch {pos}/{len} {msg} ({eta})",
+            (_, Some(_)) => "{msg:>10} [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
+            (_, None) => "{msg:>10} {spinner} {human_pos} rows ({per_sec})",
         };
         self.bar.set_style(
             ProgressStyle::with_template(template)
@@ -36,6 +37,12 @@ impl Progress for Bar {
 
     fn advance(&self, rows: u64) {
         self.bar.inc(rows);
+    }
+
+    fn epoch(&self, epoch: usize, loss: f64, learning_rate: f64) {
+        self.bar.set_position(epoch as u64);
+        self.bar
+            .set_message(format!("loss {loss:.3e} lr {learning_rate:.1e}"));
     }
 
     fn finish(&self) {

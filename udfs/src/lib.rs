@@ -1,15 +1,21 @@
 //! # baler-udfs
 //!
 //! The decode side of baler-arrow, small enough for any DataFusion-based analysis to embed: the
-//! compressed Parquet format (metadata keys, header, versioning), the decoder and the DataFusion
-//! functions that decode inside SQL. It does not depend on the `baler-arrow` tool, on oxyroot or
-//! on clap.
+//! compressed Parquet format ([`format`]: metadata keys, header, versioning), the decoder network
+//! ([`decoder`]) and decoding of stored batches back to the original columns ([`codec`]). It
+//! depends on neither the `baler-arrow` tool, nor oxyroot, nor clap.
 //!
-//! The format and the UDFs arrive with the compression work; for now the crate holds the names
-//! that the format reserves, so that the tool and the decoder agree on them from the start.
+//! ```no_run
+//! use baler_udfs::codec::Codec;
+//!
+//! let codec = Codec::open("jets.baler.parquet".as_ref())?;
+//! println!("{} columns from {} latents", codec.output_schema().fields().len(), codec.header().latent.columns.len());
+//! # Ok::<(), baler_udfs::Error>(())
+//! ```
 
-/// Prefix of every Parquet footer key that baler-arrow writes (as Arrow uses `ARROW:`).
-pub const METADATA_PREFIX: &str = "baler.";
+pub mod codec;
+pub mod decoder;
+mod error;
+pub mod format;
 
-/// Footer key holding the format version.
-pub const FORMAT_KEY: &str = "baler.format";
+pub use error::{Error, Result};

@@ -1,0 +1,129 @@
+//! The first pass over the input: column roles, ranges, bad values and the training sample.
+
+use std::path::Path;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use arrow::util::display::array_value_to_string;
+
+use crate::error::{Error, Result};
+use crate::ingest::{EVENT_COLUMN, JetReader};
+use crate::model::ColumnStats;
+use crate::progress::Progress;
+
+/// What the first pass learned about the columns the model may replace.
+pub struct Scan {
+    pub schema: SchemaRef,
+    pub rows: u64,
+    /// Indices (in `schema`) of the columns stored as they are.
+    pub pass_through: Vec<usize>,
+    /// Indices of the other columns, with their statistics and first value.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A column that the model may replace (or that is constant).
+pub struct Candidate {
+    pub index: usize,
+    pub stats: ColumnStats,
+    /// The first value, as Arrow prints it (a constant column's value).
+    pub first: Option<String>,
+    /// The first rows' values, for training.
+    pub sample: Vec<f64>,
+}
+
+/// The pass-through columns: `event` and every `keep` column.
+///
+/// # Errors
+/// [`Error::Column`] for a `keep` column the input does not have.
+pub fn pass_through(path: &Path, schema: &SchemaRef, keep: &[String]) -> Result<Vec<usize>> {
+    for k in keep {
+        if schema.index_of(k).is_err() {
+            let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            return Err(Error::Column {
+                path: path.to_owned(),
+                column: k.clone(),
+                message: format!("not found (columns: {})", names.join(", ")),
+            });
+        }
+    }
+    Ok(schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name() == EVENT_COLUMN || keep.contains(f.name()))
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// A column's values as `f64` (`None` for nulls); booleans are 0 and 1.
+pub fn as_f64(array: &ArrayRef) -> Result<ArrayRef> {
+    Ok(arrow::compute::cast(array, &DataType::Float64)?)
+}
+
+/// Reads every row once: ranges, NaN/Inf and null counts, and the first `sample_rows` rows.
+///
+/// # Errors
+/// Read errors, [`Error::Empty`] without rows, and [`Error::Column`] for a column with NaN,
+/// infinite or null values (which the tool cannot compress; `--keep` stores it losslessly).
+pub fn scan(
+    reader: JetReader,
+    keep: &[String],
+    sample_rows: usize,
+    progress: &dyn Progress,
+) -> Result<Scan> {
+    let path = reader.path().to_owned();
+    let schema = reader.schema();
+    let pass_through = pass_through(&path, &schema, keep)?;
+    let mut candidates: Vec<Candidate> = (0..schema.fields().len())
+        .filter(|i| !pass_through.contains(i))
+        .map(|index| Candidate {
+            index,
+            stats: ColumnStats::default(),
+            first: None,
+            sample: Vec::new(),
+        })
+        .collect();
+    let mut rows = 0u64;
+    progress.start("scan", reader.total_rows());
+    for batch in reader {
+        let batch = batch?;
+        for c in &mut candidates {
+            let column = batch.column(c.index);
+            if c.first.is_none() && !column.is_empty() {
+                c.first = Some(array_value_to_string(column, 0)?);
+            }
+            let values = as_f64(column)?;
+            let values = values.as_primitive::<Float64Type>();
+            c.stats.update(values.iter());
+            let take = sample_rows.saturating_sub(c.sample.len()).min(values.len());
+            c.sample
+                .extend(values.iter().take(take).map(|v| v.unwrap_or(f64::NAN)));
+        }
+        rows += batch.num_rows() as u64;
+        progress.advance(batch.num_rows() as u64);
+    }
+    progress.finish();
+    if rows == 0 {
+        return Err(Error::Empty { path });
+    }
+    for c in &candidates {
+        let bad = c.stats.non_finite + c.stats.nulls;
+        if bad > 0 {
+            let name = schema.field(c.index).name();
+            return Err(Error::Column {
+                path,
+                column: name.clone(),
+                message: format!(
+                    "{} NaN or infinite and {} null values cannot be compressed; store the column losslessly with `--keep {name}`",
+                    c.stats.non_finite, c.stats.nulls
+                ),
+            });
+        }
+    }
+    Ok(Scan {
+        schema,
+        rows,
+        pass_through,
+        candidates,
+    })
+}

@@ -1,0 +1,117 @@
+//! The autoencoder: an encoder of the tool's own and the decoder that ships in the file.
+
+use std::collections::HashMap;
+
+use baler_udfs::decoder::{Decoder, Dense, encoder_widths};
+use baler_udfs::format::{DECODER_TENSOR_PREFIX, ModelSpec};
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Normal, Uniform};
+
+/// Tensor name prefix of the encoder.
+pub const ENCODER_TENSOR_PREFIX: &str = "encoder";
+
+/// Encoder and decoder, with their weights in a [`VarMap`] for training.
+pub struct Autoencoder {
+    pub spec: ModelSpec,
+    pub encoder: Dense,
+    pub decoder: Decoder,
+    pub vars: VarMap,
+}
+
+impl Autoencoder {
+    /// A freshly initialised model. The weights come from a generator seeded with `seed`
+    /// (candle cannot seed its CPU generator), drawn as candle's `linear` would: Kaiming-normal
+    /// weights and uniform biases in ±1/√fan_in.
+    ///
+    /// # Errors
+    /// Candle errors.
+    pub fn new(spec: &ModelSpec, seed: u64, device: &Device) -> candle_core::Result<Self> {
+        let vars = VarMap::new();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let encoder = encoder_widths(spec);
+        let decoder: Vec<usize> = encoder.iter().rev().copied().collect();
+        {
+            let mut data = vars.data().lock().expect("unpoisoned");
+            for (prefix, widths) in [
+                (ENCODER_TENSOR_PREFIX, &encoder),
+                (DECODER_TENSOR_PREFIX, &decoder),
+            ] {
+                for (i, w) in widths.windows(2).enumerate() {
+                    let (weight, bias) = init_linear(w[0], w[1], &mut rng, device)?;
+                    data.insert(format!("{prefix}.l{i}.weight"), Var::from_tensor(&weight)?);
+                    data.insert(format!("{prefix}.l{i}.bias"), Var::from_tensor(&bias)?);
+                }
+            }
+        }
+        Self::from_vars(spec, vars, device)
+    }
+
+    /// Builds the model around existing weights (as loaded from a saved model).
+    ///
+    /// # Errors
+    /// Candle errors, e.g. tensors missing or of the wrong shape.
+    pub fn from_vars(spec: &ModelSpec, vars: VarMap, device: &Device) -> candle_core::Result<Self> {
+        let vb = VarBuilder::from_varmap(&vars, DType::F32, device);
+        let encoder = Dense::new(
+            &encoder_widths(spec),
+            spec.negative_slope,
+            vb.pp(ENCODER_TENSOR_PREFIX),
+        )?;
+        let decoder = Decoder::new(spec, vb)?;
+        Ok(Self {
+            spec: spec.clone(),
+            encoder,
+            decoder,
+            vars,
+        })
+    }
+
+    /// The weights whose names start with `prefix` (`"decoder"`, `"encoder"`, or `""` for all).
+    pub fn tensors(&self, prefix: &str) -> HashMap<String, Tensor> {
+        let data = self.vars.data().lock().expect("unpoisoned");
+        data.iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+            .collect()
+    }
+
+    /// The decoder's weights as safetensors bytes: what the compressed file carries.
+    ///
+    /// # Errors
+    /// Serialisation errors.
+    pub fn decoder_bytes(&self) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+        let tensors = self.tensors(&format!("{DECODER_TENSOR_PREFIX}."));
+        let mut sorted: Vec<_> = tensors.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        safetensors::serialize(sorted, None)
+    }
+}
+
+impl Module for Autoencoder {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.decoder.forward(&self.encoder.forward(x)?)
+    }
+}
+
+fn init_linear(
+    fan_in: usize,
+    fan_out: usize,
+    rng: &mut StdRng,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let std = (2.0 / fan_in as f64).sqrt();
+    let normal = Normal::new(0.0, std).expect("positive std");
+    let weights: Vec<f32> = (0..fan_in * fan_out)
+        .map(|_| normal.sample(rng) as f32)
+        .collect();
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    let uniform = Uniform::new(-bound, bound).expect("non-empty range");
+    let biases: Vec<f32> = (0..fan_out).map(|_| uniform.sample(rng) as f32).collect();
+    Ok((
+        Tensor::from_vec(weights, (fan_out, fan_in), device)?,
+        Tensor::from_vec(biases, fan_out, device)?,
+    ))
+}

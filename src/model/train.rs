@@ -1,0 +1,227 @@
+//! The training loop: Adam, reduce-on-plateau, early stopping, (1 − β)·MSE + β·L1.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::Autoencoder;
+use crate::progress::Progress;
+
+/// Training settings; the defaults are the Baler paper's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Weight β of the L1 term (mean absolute weight) in (1 − β)·MSE + β·L1.
+    pub l1: f64,
+    /// Epochs without improvement before the learning rate is multiplied by `lr_factor`.
+    pub lr_patience: usize,
+    pub lr_factor: f64,
+    pub min_lr: f64,
+    /// Epochs without improvement before training stops.
+    pub stop_patience: usize,
+    pub seed: u64,
+}
+
+/// Default number of epochs.
+pub const DEFAULT_EPOCHS: usize = 50;
+/// Default batch size.
+pub const DEFAULT_BATCH_SIZE: usize = 512;
+/// Default learning rate (Adam).
+pub const DEFAULT_LEARNING_RATE: f64 = 1e-3;
+/// Default weight of the L1 term.
+pub const DEFAULT_L1: f64 = 1e-4;
+/// Default seed.
+pub const DEFAULT_SEED: u64 = 42;
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: DEFAULT_EPOCHS,
+            batch_size: DEFAULT_BATCH_SIZE,
+            learning_rate: DEFAULT_LEARNING_RATE,
+            l1: DEFAULT_L1,
+            lr_patience: 50,
+            lr_factor: 0.5,
+            min_lr: 1e-6,
+            stop_patience: 100,
+            seed: DEFAULT_SEED,
+        }
+    }
+}
+
+/// How training went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSummary {
+    pub epochs: usize,
+    /// Mean loss of the last epoch.
+    pub final_loss: f64,
+    /// Mean squared error (normalised units) of the last epoch.
+    pub final_mse: f64,
+    pub learning_rate: f64,
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+/// Trains `model` on `rows × n` normalised values (row-major).
+///
+/// # Errors
+/// Candle errors.
+pub fn train(
+    model: &Autoencoder,
+    data: Vec<f32>,
+    config: &TrainConfig,
+    device: &Device,
+    progress: &dyn Progress,
+) -> candle_core::Result<TrainSummary> {
+    let n = model.spec.outputs;
+    let rows = data.len() / n;
+    let x = Tensor::from_vec(data, (rows, n), device)?;
+    let params = ParamsAdamW {
+        lr: config.learning_rate,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut optimizer = AdamW::new(model.vars.all_vars(), params)?;
+    let weights: Vec<Tensor> = model
+        .tensors("")
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".weight"))
+        .map(|(_, t)| t)
+        .collect();
+    let n_weights: usize = weights.iter().map(Tensor::elem_count).sum();
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let mut plateau = Plateau::new(config);
+    let start = Instant::now();
+    let mut summary = TrainSummary {
+        epochs: 0,
+        final_loss: f64::NAN,
+        final_mse: f64::NAN,
+        learning_rate: config.learning_rate,
+        rows: rows as u64,
+        seconds: 0.0,
+    };
+    progress.start("train", Some(config.epochs as u64));
+    for epoch in 0..config.epochs {
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut mse_sum) = (0.0, 0.0);
+        for chunk in order.chunks(config.batch_size.max(1)) {
+            let index = Tensor::from_slice(chunk, chunk.len(), device)?;
+            let batch = x.index_select(&index, 0)?;
+            let mse = model.forward(&batch)?.sub(&batch)?.sqr()?.mean_all()?;
+            let l1 = weights
+                .iter()
+                .map(|w| w.abs()?.sum_all())
+                .try_fold(Tensor::zeros((), DType::F32, device)?, |acc, s| acc + s?)?
+                .affine(1.0 / n_weights as f64, 0.0)?;
+            let loss = (mse.affine(1.0 - config.l1, 0.0)? + l1.affine(config.l1, 0.0)?)?;
+            optimizer.backward_step(&loss)?;
+            let weight = chunk.len() as f64;
+            loss_sum += f64::from(loss.to_scalar::<f32>()?) * weight;
+            mse_sum += f64::from(mse.to_scalar::<f32>()?) * weight;
+        }
+        summary.epochs = epoch + 1;
+        summary.final_loss = loss_sum / rows as f64;
+        summary.final_mse = mse_sum / rows as f64;
+        progress.epoch(epoch + 1, summary.final_loss, optimizer.learning_rate());
+        match plateau.observe(summary.final_loss, optimizer.learning_rate()) {
+            Step::Continue => {}
+            Step::SetLearningRate(lr) => optimizer.set_learning_rate(lr),
+            Step::Stop => break,
+        }
+    }
+    progress.finish();
+    summary.learning_rate = optimizer.learning_rate();
+    summary.seconds = start.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+enum Step {
+    Continue,
+    SetLearningRate(f64),
+    Stop,
+}
+
+/// Reduce-on-plateau and early stopping on the epoch loss.
+struct Plateau {
+    best: f64,
+    since_best: usize,
+    since_lr_change: usize,
+    lr_patience: usize,
+    lr_factor: f64,
+    min_lr: f64,
+    stop_patience: usize,
+}
+
+impl Plateau {
+    fn new(c: &TrainConfig) -> Self {
+        Self {
+            best: f64::INFINITY,
+            since_best: 0,
+            since_lr_change: 0,
+            lr_patience: c.lr_patience,
+            lr_factor: c.lr_factor,
+            min_lr: c.min_lr,
+            stop_patience: c.stop_patience,
+        }
+    }
+
+    fn observe(&mut self, loss: f64, lr: f64) -> Step {
+        if loss < self.best {
+            self.best = loss;
+            self.since_best = 0;
+            self.since_lr_change = 0;
+            return Step::Continue;
+        }
+        self.since_best += 1;
+        self.since_lr_change += 1;
+        if self.since_best >= self.stop_patience {
+            Step::Stop
+        } else if self.since_lr_change >= self.lr_patience && lr > self.min_lr {
+            self.since_lr_change = 0;
+            Step::SetLearningRate((lr * self.lr_factor).max(self.min_lr))
+        } else {
+            Step::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(lr_patience: usize, stop_patience: usize) -> TrainConfig {
+        TrainConfig {
+            lr_patience,
+            stop_patience,
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_learning_rate_halves_after_a_plateau_and_training_stops_later() {
+        let mut p = Plateau::new(&config(2, 5));
+        assert!(matches!(p.observe(1.0, 1e-3), Step::Continue));
+        assert!(matches!(p.observe(1.0, 1e-3), Step::Continue));
+        assert!(matches!(p.observe(1.0, 1e-3), Step::SetLearningRate(lr) if lr == 5e-4));
+        assert!(matches!(p.observe(0.5, 5e-4), Step::Continue));
+        for _ in 0..4 {
+            assert!(!matches!(p.observe(0.9, 5e-4), Step::Stop));
+        }
+        assert!(matches!(p.observe(0.9, 5e-4), Step::Stop));
+    }
+
+    #[test]
+    fn the_learning_rate_never_goes_below_its_minimum() {
+        let mut p = Plateau::new(&config(1, 100));
+        p.observe(1.0, 1.5e-6);
+        assert!(matches!(p.observe(1.0, 1.5e-6), Step::SetLearningRate(lr) if lr == 1e-6));
+        assert!(matches!(p.observe(1.0, 1e-6), Step::Continue));
+    }
+}

@@ -1,0 +1,57 @@
+//! The decode side's error type.
+
+/// Errors from reading or decoding a baler-compressed file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file has no `baler.format` key: it is not a baler-compressed file.
+    #[error("not a baler-compressed file (no `baler.format` key in its footer)")]
+    NotCompressed,
+
+    /// The file was written by a newer or unknown version of the format.
+    #[error("unsupported baler format version `{found}` (this build reads version {supported})")]
+    UnsupportedVersion { found: String, supported: u32 },
+
+    /// A footer key that the format requires is missing.
+    #[error("footer key `{0}` is missing")]
+    MissingKey(&'static str),
+
+    /// The header is not valid JSON of the expected shape, or contradicts itself.
+    #[error("invalid `baler.header`: {0}")]
+    Header(String),
+
+    /// The decoder bytes do not match their checksum.
+    #[error("decoder checksum mismatch: footer says {expected}, bytes hash to {found}")]
+    Checksum { expected: String, found: String },
+
+    /// The decoder weights cannot be loaded or run.
+    #[error("decoder: {0}")]
+    Decoder(#[from] candle_core::Error),
+
+    /// A column named by the header is missing from the data.
+    #[error("column `{0}` is missing")]
+    MissingColumn(String),
+
+    /// A column does not have the type the format expects.
+    #[error("column `{column}` has type {found}, expected {expected}")]
+    ColumnType {
+        column: String,
+        expected: String,
+        found: String,
+    },
+
+    /// Reading the Parquet file failed.
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+
+    /// An Arrow operation failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    /// The file cannot be opened.
+    #[error("cannot open the file")]
+    Io(#[from] std::io::Error),
+}
+
+/// A `Result` with the decode side's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,228 @@
+//! The baler Parquet format, version 1 (see `docs/format.md`).
+//!
+//! An ordinary Parquet file: pass-through columns stored losslessly, latent columns
+//! `baler_z0 … baler_z{k-1}` (Float32), and footer key-value metadata:
+//! [`FORMAT_KEY`] (`"1"`), [`HEADER_KEY`] (JSON [`Header`]), [`DECODER_KEY`] (the decoder's
+//! safetensors bytes, base64) and [`DECODER_SHA256_KEY`] (hex SHA-256 of those bytes).
+
+use std::collections::HashMap;
+
+use arrow::datatypes::DataType;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Prefix of every footer key that baler-arrow writes (as Arrow uses `ARROW:`).
+pub const METADATA_PREFIX: &str = "baler.";
+/// Footer key holding the format version.
+pub const FORMAT_KEY: &str = "baler.format";
+/// Footer key holding the JSON [`Header`].
+pub const HEADER_KEY: &str = "baler.header";
+/// Footer key holding the decoder weights: safetensors bytes, base64.
+pub const DECODER_KEY: &str = "baler.decoder";
+/// Footer key holding the hex SHA-256 of the decoder's safetensors bytes.
+pub const DECODER_SHA256_KEY: &str = "baler.decoder_sha256";
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Latent columns are named `baler_z0`, `baler_z1`, …
+pub const LATENT_PREFIX: &str = "baler_z";
+/// Name prefix of the decoder's tensors inside the safetensors bytes.
+pub const DECODER_TENSOR_PREFIX: &str = "decoder";
+
+/// Everything needed to rebuild the original columns, stored as JSON in [`HEADER_KEY`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// The format version ([`FORMAT_VERSION`]).
+    pub format: u32,
+    /// The tool and version that wrote the file.
+    pub tool: String,
+    /// The compression method (`"ae"`: autoencoder).
+    pub method: String,
+    /// The original columns, in their original order.
+    pub columns: Vec<ColumnSpec>,
+    /// The latent columns.
+    pub latent: LatentSpec,
+    /// The decoder's architecture.
+    pub model: ModelSpec,
+    /// How the model was trained.
+    pub training: TrainingSummary,
+}
+
+/// One original column and how it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    pub name: String,
+    /// The Arrow type, as Arrow prints it (`Float32`, `UInt64`, …).
+    pub data_type: String,
+    #[serde(flatten)]
+    pub storage: Storage,
+}
+
+impl ColumnSpec {
+    /// The column's Arrow type.
+    ///
+    /// # Errors
+    /// [`Error::Header`] when the type name is not one Arrow knows.
+    pub fn arrow_type(&self) -> Result<DataType> {
+        self.data_type.parse().map_err(|_| {
+            Error::Header(format!(
+                "column `{}` has unknown type `{}`",
+                self.name, self.data_type
+            ))
+        })
+    }
+}
+
+/// How a column's values are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "storage", rename_all = "snake_case")]
+pub enum Storage {
+    /// Stored as is, under its own name.
+    PassThrough,
+    /// The same value in every row, written as Arrow prints it.
+    Constant { value: String },
+    /// Reconstructed by the decoder: output `index` of the network, min-max normalised.
+    Decoded { index: usize, min: f64, max: f64 },
+}
+
+/// The latent columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatentSpec {
+    pub columns: Vec<String>,
+    /// Their Arrow type (`Float32`).
+    pub data_type: String,
+}
+
+/// A dense decoder: `latent → hidden[last] → … → hidden[0] → outputs`, leaky ReLU between layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Number of decoded columns.
+    pub outputs: usize,
+    /// Hidden widths of the encoder, input side first (the decoder mirrors them).
+    pub hidden: Vec<usize>,
+    pub latent: usize,
+    /// Slope of the leaky ReLU for negative inputs.
+    pub negative_slope: f64,
+}
+
+/// A summary of training, kept for the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub epochs: usize,
+    pub final_loss: f64,
+    pub seed: u64,
+    pub device: String,
+    pub rows: u64,
+    pub learning_rate: f64,
+    pub seconds: f64,
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The footer entries for a header and the decoder's safetensors bytes.
+///
+/// # Errors
+/// Never in practice: the header always serialises.
+pub fn footer_entries(header: &Header, decoder: &[u8]) -> Result<Vec<(String, String)>> {
+    let json = serde_json::to_string(header).map_err(|e| Error::Header(e.to_string()))?;
+    Ok(vec![
+        (FORMAT_KEY.to_owned(), FORMAT_VERSION.to_string()),
+        (HEADER_KEY.to_owned(), json),
+        (DECODER_KEY.to_owned(), STANDARD.encode(decoder)),
+        (DECODER_SHA256_KEY.to_owned(), sha256_hex(decoder)),
+    ])
+}
+
+/// A file's header and decoder bytes, checked.
+#[derive(Debug, Clone)]
+pub struct Footer {
+    pub header: Header,
+    pub decoder: Vec<u8>,
+}
+
+impl Footer {
+    /// Reads and checks the footer entries of a baler file.
+    ///
+    /// # Errors
+    /// [`Error::NotCompressed`] without a [`FORMAT_KEY`], [`Error::UnsupportedVersion`],
+    /// [`Error::MissingKey`], [`Error::Header`] for malformed JSON or base64, and
+    /// [`Error::Checksum`] when the decoder bytes do not hash to [`DECODER_SHA256_KEY`].
+    pub fn from_metadata(kv: &HashMap<String, String>) -> Result<Self> {
+        let version = kv.get(FORMAT_KEY).ok_or(Error::NotCompressed)?;
+        if version.trim() != FORMAT_VERSION.to_string() {
+            return Err(Error::UnsupportedVersion {
+                found: version.clone(),
+                supported: FORMAT_VERSION,
+            });
+        }
+        let get = |key: &'static str| kv.get(key).ok_or(Error::MissingKey(key));
+        let header: Header =
+            serde_json::from_str(get(HEADER_KEY)?).map_err(|e| Error::Header(e.to_string()))?;
+        let decoder = STANDARD
+            .decode(get(DECODER_KEY)?)
+            .map_err(|e| Error::Header(format!("`{DECODER_KEY}` is not base64: {e}")))?;
+        let expected = get(DECODER_SHA256_KEY)?;
+        let found = sha256_hex(&decoder);
+        if &found != expected {
+            return Err(Error::Checksum {
+                expected: expected.clone(),
+                found,
+            });
+        }
+        header.validate()?;
+        Ok(Self { header, decoder })
+    }
+}
+
+impl Header {
+    /// Checks that the header agrees with itself: one decoded column per model output, each
+    /// output used once, one latent column per latent dimension.
+    ///
+    /// # Errors
+    /// [`Error::Header`] naming the inconsistency.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = vec![false; self.model.outputs];
+        for c in &self.columns {
+            c.arrow_type()?;
+            if let Storage::Decoded { index, .. } = c.storage {
+                match seen.get_mut(index) {
+                    Some(s) if !*s => *s = true,
+                    _ => {
+                        return Err(Error::Header(format!(
+                            "column `{}` uses decoder output {index}, which is out of range or taken",
+                            c.name
+                        )));
+                    }
+                }
+            }
+        }
+        if seen.iter().any(|s| !s) {
+            return Err(Error::Header(format!(
+                "the decoder has {} outputs but fewer decoded columns",
+                self.model.outputs
+            )));
+        }
+        if self.latent.columns.len() != self.model.latent {
+            return Err(Error::Header(format!(
+                "{} latent columns for a latent size of {}",
+                self.latent.columns.len(),
+                self.model.latent
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The name of latent column `i`.
+pub fn latent_name(i: usize) -> String {
+    format!("{LATENT_PREFIX}{i}")
+}
