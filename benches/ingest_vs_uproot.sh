@@ -11,7 +11,7 @@ uproot=$(python3 benches/uproot_ingest.py read bench-data/jets.root | tee /dev/s
 BALER_BENCH_ROOT=bench-data/jets.root cargo bench --bench ingest -- ingest/root_generated
 ours=$(python3 - <<PY
 import json, glob
-est = glob.glob("target/criterion/ingest/root_generated/*/new/estimates.json")[0]
+est = glob.glob("target/criterion/ingest/root_generated_*/new/estimates.json")[0]
 ns = json.load(open(est))["mean"]["point_estimate"]
 print(int($jets / (ns / 1e9)))
 PY

@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod compress;
 mod ingest_parquet;
 mod ingest_root;
