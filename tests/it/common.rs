@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use arrow::array::{RecordBatch, RecordBatchReader};
 use arrow::compute::concat_batches;
 use baler_arrow::ingest::{self, ReadOptions};
+use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 /// A bundled file in `tests/data`.
@@ -71,4 +72,13 @@ pub fn uproot_reference(file: &Path, tree: &str, layout: &str, out: &Path) -> Op
         String::from_utf8_lossy(&run.stderr)
     );
     Some(read_parquet(out))
+}
+
+/// Writes named columns as a one-batch Parquet file.
+pub fn write_table(path: &Path, columns: Vec<(&str, arrow::array::ArrayRef)>) {
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
 }

@@ -18,7 +18,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 
-use crate::common::{baler, data, read_jets, read_parquet, stderr};
+use crate::common::{baler, data, read_jets, read_parquet, stderr, write_table};
 
 fn options(epochs: usize) -> CompressOptions {
     CompressOptions {
@@ -280,14 +280,6 @@ fn a_trained_model_compresses_another_file_and_refuses_a_different_one() {
         "{msg}"
     );
     assert!(!out.exists());
-}
-
-fn write_table(path: &Path, columns: Vec<(&str, ArrayRef)>) {
-    let batch = RecordBatch::try_from_iter(columns).unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
 }
 
 #[test]

@@ -2,22 +2,11 @@
 
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, Float32Array, Int32Array, ListArray, RecordBatch, StringArray, UInt64Array,
-};
+use arrow::array::{ArrayRef, Float32Array, Int32Array, ListArray, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Float32Type, Int32Type, Schema};
 use baler_arrow::ingest::{self, ReadOptions};
-use parquet::arrow::ArrowWriter;
 
-use crate::common::{data, read_jets, read_parquet};
-
-fn write(path: &std::path::Path, columns: Vec<(&str, ArrayRef)>) {
-    let batch = RecordBatch::try_from_iter(columns).unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-}
+use crate::common::{data, read_jets, read_parquet, write_table};
 
 fn events() -> Vec<(&'static str, ArrayRef)> {
     let pt = ListArray::from_iter_primitive::<Float32Type, _, _>([
@@ -46,7 +35,7 @@ fn events() -> Vec<(&'static str, ArrayRef)> {
 fn list_columns_flatten_to_jets_with_their_event() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.parquet");
-    write(&path, events());
+    write_table(&path, events());
     let reader = ingest::open(&path, &ReadOptions::default()).unwrap();
     let dropped: Vec<_> = reader
         .dropped()
@@ -94,7 +83,7 @@ fn list_columns_of_different_lengths_are_an_error() {
         Some(vec![Some(2)]),
         Some(vec![Some(1)]),
     ]));
-    write(&path, columns);
+    write_table(&path, columns);
     let err = ingest::open(&path, &ReadOptions::default())
         .unwrap()
         .find_map(Result::err)
