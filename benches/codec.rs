@@ -16,7 +16,8 @@ use baler_arrow::model::{
 use baler_arrow::progress::NoProgress;
 use baler_udfs::codec::Codec;
 use baler_udfs::format::{
-    ColumnSpec, Footer, Header, LatentSpec, ModelSpec, Storage, TrainingSummary, latent_name,
+    ColumnSpec, Footer, Header, LatentSpec, ModelSpec, Storage, TrainingSummary, Transform,
+    latent_name,
 };
 use candle_core::{Device, Module, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -44,7 +45,7 @@ fn columns(batch: &RecordBatch) -> (Vec<Vec<f64>>, Normaliser) {
     let ranges = cols.iter().map(|c| {
         let mut s = ColumnStats::default();
         s.update(c.iter().map(|v| Some(*v)));
-        (s.min, s.max)
+        (s.min, s.max, Transform::Identity)
     });
     let normaliser = Normaliser::new(ranges.collect::<Vec<_>>());
     (cols, normaliser)
@@ -136,6 +137,7 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
                 index: i,
                 min: normaliser.min[i],
                 max: normaliser.max[i],
+                transform: normaliser.transform[i],
             },
         })
         .collect();

@@ -131,9 +131,9 @@ mod tests {
         let m = acc.finish("pt");
         assert_eq!(m.rows, 3);
         assert!((m.residual_mean - 2.0 / 3.0).abs() < 1e-12);
-        assert!((m.residual_rms - 2.0).abs() < 1e-12);
+        assert!((m.residual_rms - 2.0f64.sqrt()).abs() < 1e-12);
         assert_eq!(m.max_abs_residual, 2.0);
-        assert!((m.relative_rms - 2.0 / (116.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!((m.relative_rms - 2.0f64.sqrt() / (116.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert!((m.response_mean - (0.1 - 0.25) / 2.0).abs() < 1e-12);
         assert!((m.response_rms - ((0.01 + 0.0625) / 2.0f64).sqrt()).abs() < 1e-12);
         assert_eq!(m.response_skipped, 1);

@@ -201,10 +201,12 @@ fn column_specs(scan: &Scan) -> Result<Vec<ColumnSpec>> {
                 },
                 Some(c) => {
                     next += 1;
+                    let transform = c.stats.transform(field.data_type().is_floating());
                     Storage::Decoded {
                         index: next - 1,
-                        min: c.stats.min,
-                        max: c.stats.max,
+                        min: transform.forward(c.stats.min),
+                        max: transform.forward(c.stats.max),
+                        transform,
                     }
                 }
             };
@@ -219,15 +221,20 @@ fn column_specs(scan: &Scan) -> Result<Vec<ColumnSpec>> {
 
 /// The normalisation of the decoded columns, in decoder-output order.
 fn normaliser(columns: &[ColumnSpec]) -> Normaliser {
-    let mut ranges: Vec<(usize, f64, f64)> = columns
+    let mut ranges: Vec<_> = columns
         .iter()
         .filter_map(|c| match c.storage {
-            Storage::Decoded { index, min, max } => Some((index, min, max)),
+            Storage::Decoded {
+                index,
+                min,
+                max,
+                transform,
+            } => Some((index, (min, max, transform))),
             _ => None,
         })
         .collect();
     ranges.sort_by_key(|r| r.0);
-    Normaliser::new(ranges.into_iter().map(|(_, min, max)| (min, max)))
+    Normaliser::new(ranges.into_iter().map(|(_, r)| r))
 }
 
 /// What [`compress`] wrote and how well it did.

@@ -146,9 +146,16 @@ impl Codec {
                     let text = StringArray::from_iter_values(std::iter::repeat_n(value, rows));
                     arrow::compute::cast(&text, dt)?
                 }
-                Storage::Decoded { index, min, max } => {
+                Storage::Decoded {
+                    index,
+                    min,
+                    max,
+                    transform,
+                } => {
                     let scale = max - min;
-                    let values = (0..rows).map(|r| f64::from(y[r * outputs + index]) * scale + min);
+                    let values = (0..rows).map(|r| {
+                        transform.inverse(f64::from(y[r * outputs + index]) * scale + min)
+                    });
                     to_type(values, dt)?
                 }
             };

@@ -84,8 +84,50 @@ pub enum Storage {
     PassThrough,
     /// The same value in every row, written as Arrow prints it.
     Constant { value: String },
-    /// Reconstructed by the decoder: output `index` of the network, min-max normalised.
-    Decoded { index: usize, min: f64, max: f64 },
+    /// Reconstructed by the decoder: output `index` of the network. The column was transformed
+    /// by `transform`, then min-max normalised with `min` and `max` (of the transformed values).
+    Decoded {
+        index: usize,
+        min: f64,
+        max: f64,
+        #[serde(default, skip_serializing_if = "Transform::is_identity")]
+        transform: Transform,
+    },
+}
+
+/// A transform applied before normalisation, so that the network's absolute errors become
+/// relative errors where physics needs them (pT, masses and energies span orders of magnitude).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// The values as they are.
+    #[default]
+    Identity,
+    /// `ln(1 + x)`, for non-negative columns with a long tail.
+    Log1p,
+}
+
+impl Transform {
+    /// Whether this is [`Transform::Identity`].
+    pub fn is_identity(&self) -> bool {
+        *self == Self::Identity
+    }
+
+    /// Applies the transform.
+    pub fn forward(self, x: f64) -> f64 {
+        match self {
+            Self::Identity => x,
+            Self::Log1p => x.ln_1p(),
+        }
+    }
+
+    /// Undoes the transform.
+    pub fn inverse(self, y: f64) -> f64 {
+        match self {
+            Self::Identity => y,
+            Self::Log1p => y.exp_m1(),
+        }
+    }
 }
 
 /// The latent columns.
