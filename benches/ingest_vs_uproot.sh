@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ROOT -> Arrow throughput of baler-arrow against uproot, on the same generated file, in one run.
+# ROOT -> Arrow throughput of baler-arrow against uproot, on the same generated file, in one run
+# (medians: criterion's for baler-arrow, of 5 reads for uproot).
 #   benches/ingest_vs_uproot.sh [JETS]      (default 600000; needs: pip install uproot awkward pyarrow)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ BALER_BENCH_ROOT=bench-data/jets.root cargo bench --bench ingest -- ingest/root_
 ours=$(python3 - <<PY
 import json, glob
 est = glob.glob("target/criterion/ingest/root_generated_*/new/estimates.json")[0]
-ns = json.load(open(est))["mean"]["point_estimate"]
+ns = json.load(open(est))["median"]["point_estimate"]
 print(int($jets / (ns / 1e9)))
 PY
 )

@@ -19,6 +19,8 @@ pub struct TableSummary {
     pub columns: Vec<(String, String)>,
     /// Collections found: name, counter branch and number of member branches.
     pub collections: Vec<(String, String, usize)>,
+    /// For a baler-compressed Parquet file: what it stores, or why it cannot be decoded.
+    pub compressed: Option<String>,
 }
 
 /// What [`open`](super::open) would produce: schema, row count and dropped columns.
@@ -88,6 +90,7 @@ fn root_tables(path: &Path) -> Result<Vec<TableSummary>> {
                     .into_iter()
                     .map(|b| (b.name, b.type_name))
                     .collect(),
+                compressed: None,
             })
         })
         .collect()
@@ -113,7 +116,31 @@ fn parquet_table(path: &Path) -> Result<TableSummary> {
             .map(|f| (f.name().clone(), f.data_type().to_string()))
             .collect(),
         collections: vec![],
+        compressed: compressed_summary(builder.metadata()),
     })
+}
+
+/// One line on a baler-compressed file; `None` for plain Parquet.
+fn compressed_summary(metadata: &parquet::file::metadata::ParquetMetaData) -> Option<String> {
+    use baler_udfs::Error as CodecError;
+    use baler_udfs::codec::Codec;
+    match Codec::from_parquet_metadata(metadata) {
+        Err(CodecError::NotCompressed) => None,
+        Err(e) => Some(format!("baler-compressed but not decodable: {e}")),
+        Ok(codec) => {
+            let h = codec.header();
+            Some(format!(
+                "baler-compressed (format {}, method `{}`): {} latents decode {} of {} columns; trained {} epochs on {} rows",
+                h.format,
+                h.method,
+                h.model.latent,
+                h.model.outputs,
+                h.columns.len(),
+                h.training.epochs,
+                h.training.rows
+            ))
+        }
+    }
 }
 
 impl fmt::Display for Inspection {
@@ -127,6 +154,9 @@ impl fmt::Display for Inspection {
                 t.entries,
                 t.columns.len()
             )?;
+            if let Some(c) = &t.compressed {
+                writeln!(f, "    {c}")?;
+            }
             for (name, counter, n) in &t.collections {
                 writeln!(
                     f,

@@ -205,3 +205,45 @@ fn inspect_explains_why_it_would_not_read() {
         "{out}"
     );
 }
+
+#[test]
+fn compress_json_and_inspect_describe_the_compressed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dy.baler.parquet");
+    let input = data("cms_nanoaod_small_dy.root");
+    let run = baler(&[
+        "compress",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--latent",
+        "1",
+        "--epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["rows"], 2165);
+    assert_eq!(report["latent"], 1);
+    assert_eq!(report["decoded_columns"], 2);
+    assert_eq!(report["training"]["epochs"], 2);
+    assert_eq!(
+        report["sizes"]["output_bytes"],
+        std::fs::metadata(&out).unwrap().len()
+    );
+    let names: Vec<_> = report["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["jetId", "pt"]);
+
+    let run = baler(&["inspect", out.to_str().unwrap()]);
+    let text = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        text.contains("    baler-compressed (format 1, method `ae`): 1 latents decode 2 of 3 columns; trained 2 epochs on 2165 rows\n"),
+        "{text}"
+    );
+}
