@@ -127,12 +127,10 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
         progress,
     )?;
     let columns = column_specs(&scan)?;
-    let decoded: Vec<&Storage> = columns
+    let n = columns
         .iter()
-        .map(|c| &c.storage)
-        .filter(|s| matches!(s, Storage::Decoded { .. }))
-        .collect();
-    let n = decoded.len();
+        .filter(|c| matches!(c.storage, Storage::Decoded { .. }))
+        .count();
     if n < 2 {
         return Err(Error::Options {
             message: format!(
@@ -413,17 +411,7 @@ fn encode(
         writer.write(&stored).map_err(parquet_err)?;
         lossless.write(&batch).map_err(parquet_err)?;
         let rebuilt = codec.decode_batch(&stored).map_err(codec_err)?;
-        for (acc, (i, _)) in metrics.iter_mut().zip(&decoded) {
-            let x = scan::as_f64(batch.column(*i))?;
-            let y = scan::as_f64(rebuilt.column(*i))?;
-            acc.update(
-                x.as_primitive::<Float64Type>()
-                    .values()
-                    .iter()
-                    .copied()
-                    .zip(y.as_primitive::<Float64Type>().values().iter().copied()),
-            );
-        }
+        measure(&mut metrics, &decoded, &batch, &rebuilt)?;
         rows += batch.num_rows() as u64;
         progress.advance(batch.num_rows() as u64);
     }
@@ -476,6 +464,22 @@ fn encode(
         ratios: Ratios::from(&sizes),
         sizes,
     })
+}
+
+/// Adds the residuals of the decoded columns of one batch to `metrics`.
+fn measure(
+    metrics: &mut [VariableAccumulator],
+    decoded: &[(usize, String)],
+    original: &RecordBatch,
+    rebuilt: &RecordBatch,
+) -> Result<()> {
+    for (acc, (i, _)) in metrics.iter_mut().zip(decoded) {
+        let x = scan::as_f64(original.column(*i))?;
+        let y = scan::as_f64(rebuilt.column(*i))?;
+        let pairs = x.as_primitive::<Float64Type>().values().iter().copied();
+        acc.update(pairs.zip(y.as_primitive::<Float64Type>().values().iter().copied()));
+    }
+    Ok(())
 }
 
 /// The stored columns: pass-through columns in input order, then the latents.

@@ -106,6 +106,7 @@ fn real_files_round_trip_with_names_types_and_events_restored() {
     for name in [
         "cms_nanoaod_2015_ttbar.root",
         "cms_hzz_2012_tutorial.root",
+        "cms_nanoaod_small_dy.root",
         "cms_zmumu_2010.root",
     ] {
         let (report, _, _) = round_trip(&data(name), &options(3));
