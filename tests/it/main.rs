@@ -5,3 +5,4 @@ mod common;
 mod compress;
 mod ingest_parquet;
 mod ingest_root;
+mod sql;

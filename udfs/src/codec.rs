@@ -106,45 +106,23 @@ impl Codec {
         Ok(self.decoder.forward(&z)?.flatten_all()?.to_vec1::<f32>()?)
     }
 
-    /// Rebuilds the original columns from a stored batch (pass-through and latent columns).
+    /// Decodes the columns the model stands for (decoded and constant columns, in header
+    /// order) from the latent columns, one forward pass for all of them.
     ///
     /// # Errors
-    /// [`Error::MissingColumn`] when a pass-through or latent column is absent,
-    /// [`Error::ColumnType`] when one has the wrong type, and decoder errors.
-    pub fn decode_batch(&self, stored: &RecordBatch) -> Result<RecordBatch> {
-        let column = |name: &str| {
-            stored
-                .column_by_name(name)
-                .ok_or_else(|| Error::MissingColumn(name.to_owned()))
-        };
-        let latents = self
-            .header
-            .latent
-            .columns
-            .iter()
-            .map(|n| column(n))
-            .collect::<Result<Vec<_>>>()?;
-        let rows = stored.num_rows();
+    /// [`Error::ColumnType`] unless every latent is Float32, and decoder errors.
+    pub fn decode_model_columns(&self, latents: &[&ArrayRef]) -> Result<Vec<ArrayRef>> {
+        let rows = latents.first().map_or(0, |a| a.len());
         let outputs = self.header.model.outputs;
-        let y = self.decode_normalised(&latents)?;
-        let mut arrays = Vec::with_capacity(self.header.columns.len());
+        let y = self.decode_normalised(latents)?;
+        let mut arrays = Vec::new();
         for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
             let dt = field.data_type();
-            let array = match &spec.storage {
-                Storage::PassThrough => {
-                    let a = column(&spec.name)?;
-                    if a.data_type() != dt {
-                        return Err(Error::ColumnType {
-                            column: spec.name.clone(),
-                            expected: dt.to_string(),
-                            found: a.data_type().to_string(),
-                        });
-                    }
-                    a.clone()
-                }
+            match &spec.storage {
+                Storage::PassThrough => {}
                 Storage::Constant { value } => {
                     let text = StringArray::from_iter_values(std::iter::repeat_n(value, rows));
-                    arrow::compute::cast(&text, dt)?
+                    arrays.push(arrow::compute::cast(&text, dt)?);
                 }
                 Storage::Decoded {
                     index,
@@ -156,13 +134,64 @@ impl Codec {
                     let values = (0..rows).map(|r| {
                         transform.inverse(f64::from(y[r * outputs + index]) * scale + min)
                     });
-                    to_type(values, dt)?
+                    arrays.push(to_type(values, dt)?);
                 }
+            }
+        }
+        Ok(arrays)
+    }
+
+    /// The latent columns of a stored batch, in header order.
+    ///
+    /// # Errors
+    /// [`Error::MissingColumn`] when one is absent.
+    pub fn latent_columns<'a>(&self, stored: &'a RecordBatch) -> Result<Vec<&'a ArrayRef>> {
+        self.header
+            .latent
+            .columns
+            .iter()
+            .map(|n| {
+                stored
+                    .column_by_name(n)
+                    .ok_or_else(|| Error::MissingColumn(n.clone()))
+            })
+            .collect()
+    }
+
+    /// Rebuilds the original columns from a stored batch (pass-through and latent columns).
+    ///
+    /// # Errors
+    /// [`Error::MissingColumn`] when a pass-through or latent column is absent,
+    /// [`Error::ColumnType`] when one has the wrong type, and decoder errors.
+    pub fn decode_batch(&self, stored: &RecordBatch) -> Result<RecordBatch> {
+        let mut model = self
+            .decode_model_columns(&self.latent_columns(stored)?)?
+            .into_iter();
+        let mut arrays = Vec::with_capacity(self.header.columns.len());
+        for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
+            let array = match spec.storage {
+                Storage::PassThrough => pass_through(stored, &spec.name, field.data_type())?,
+                _ => model.next().expect("one array per model column"),
             };
             arrays.push(array);
         }
         Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
     }
+}
+
+/// A stored pass-through column, checked against its declared type.
+fn pass_through(stored: &RecordBatch, name: &str, dt: &DataType) -> Result<ArrayRef> {
+    let a = stored
+        .column_by_name(name)
+        .ok_or_else(|| Error::MissingColumn(name.to_owned()))?;
+    if a.data_type() != dt {
+        return Err(Error::ColumnType {
+            column: name.to_owned(),
+            expected: dt.to_string(),
+            found: a.data_type().to_string(),
+        });
+    }
+    Ok(a.clone())
 }
 
 /// Casts decoded values to the column's type: floats as they are, integers rounded and clamped

@@ -48,6 +48,25 @@ pub enum Error {
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
 
+    /// A problem with one file of several.
+    #[error("`{}`: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Files registered as one table were compressed with different models.
+    #[error("`{}` and `{}` were compressed with different models; register them as separate tables", first.display(), other.display())]
+    DifferentModels {
+        first: std::path::PathBuf,
+        other: std::path::PathBuf,
+    },
+
+    /// DataFusion failed.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+
     /// The file cannot be opened.
     #[error("cannot open the file")]
     Io(#[from] std::io::Error),

@@ -14,8 +14,10 @@
 //! ```
 
 pub mod codec;
+pub mod decode;
 pub mod decoder;
 mod error;
 pub mod format;
+pub mod table;
 
 pub use error::{Error, Result};

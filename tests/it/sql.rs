@@ -1,0 +1,185 @@
+//! SQL over compressed files: the same answers as over the decompressed Parquet, the decoder run
+//! once per batch, and clear errors.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt64Array};
+use arrow::util::pretty::pretty_format_batches;
+use baler_arrow::encode::{self, CompressOptions, LatentSize};
+use baler_arrow::ingest::ReadOptions;
+use baler_arrow::model::TrainConfig;
+use baler_arrow::progress::NoProgress;
+use baler_udfs::table::register_compressed;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+use crate::common::write_table;
+use crate::compress::generated;
+
+const ROWS: u64 = 20_000;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+/// One partition and 8192-row batches, so that results and batch counts are deterministic.
+/// Identifiers keep their case (`mChargedMultiplicity`), as in the CLI.
+fn context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_target_partitions(1)
+        .with_batch_size(8192)
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    SessionContext::new_with_config(config)
+}
+
+/// Generated jets compressed (`jets.baler.parquet`) and decompressed (`jets.restored.parquet`),
+/// plus a plain per-event table (`weights.parquet`).
+fn files(dir: &Path) {
+    let input = generated(dir, "jets.parquet", ROWS, 5);
+    let options = CompressOptions {
+        latent: LatentSize::Fixed(6),
+        train: TrainConfig {
+            epochs: 2,
+            ..TrainConfig::default()
+        },
+        ..CompressOptions::default()
+    };
+    encode::compress(
+        &input,
+        &dir.join("jets.baler.parquet"),
+        &ReadOptions::default(),
+        &options,
+    )
+    .unwrap();
+    encode::decompress(
+        &dir.join("jets.baler.parquet"),
+        &dir.join("jets.restored.parquet"),
+        false,
+        &NoProgress,
+    )
+    .unwrap();
+    let events = ROWS / 4;
+    write_table(
+        &dir.join("weights.parquet"),
+        vec![
+            (
+                "event",
+                Arc::new(UInt64Array::from_iter_values(0..events)) as ArrayRef,
+            ),
+            (
+                "weight",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..events).map(|e| 1.0 + (e % 3) as f64),
+                )),
+            ),
+        ],
+    );
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> String {
+    let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    pretty_format_batches(&batches).unwrap().to_string()
+}
+
+const QUERIES: [&str; 7] = [
+    "SELECT event, pt, eta, mChargedMultiplicity FROM jets ORDER BY event, pt LIMIT 50",
+    "SELECT count(*), sum(pt), avg(mass) FROM jets WHERE eta > 2",
+    "SELECT count(*), max(event) FROM jets WHERE event < 100",
+    "SELECT avg(pt), min(mass), max(mNeutralMultiplicity), sum(mJetArea) FROM jets",
+    "SELECT floor(pt / 20) AS bin, count(*) AS n FROM jets GROUP BY bin ORDER BY bin",
+    "SELECT j.event, sum(j.pt * w.weight) AS ht FROM jets j JOIN weights w ON j.event = w.event GROUP BY j.event ORDER BY ht DESC LIMIT 10",
+    "SELECT event, pt FROM jets ORDER BY pt DESC LIMIT 5",
+];
+
+#[test]
+fn queries_agree_between_compressed_and_decompressed_data() {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    runtime().block_on(async {
+        let compressed = context();
+        register_compressed(&compressed, "jets", &dir.path().join("jets.baler.parquet"))
+            .await
+            .unwrap();
+        let plain = context();
+        let restored = dir.path().join("jets.restored.parquet");
+        plain
+            .register_parquet(
+                "jets",
+                restored.to_str().unwrap(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .unwrap();
+        let weights = dir.path().join("weights.parquet");
+        for ctx in [&compressed, &plain] {
+            ctx.register_parquet(
+                "weights",
+                weights.to_str().unwrap(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .unwrap();
+        }
+        for sql in QUERIES {
+            let a = query(&compressed, sql).await;
+            let b = query(&plain, sql).await;
+            assert_eq!(a, b, "{sql}");
+            assert!(a.lines().count() > 4, "{sql} returned nothing:\n{a}");
+        }
+    });
+}
+
+#[test]
+fn the_decoder_runs_once_per_batch_and_not_for_pass_through_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    runtime().block_on(async {
+        let ctx = context();
+        let func = register_compressed(&ctx, "jets", &dir.path().join("jets.baler.parquet"))
+            .await
+            .unwrap();
+        let batches = ROWS.div_ceil(8192);
+
+        query(&ctx, "SELECT count(*) FROM jets WHERE event < 100").await;
+        query(&ctx, "SELECT event FROM jets ORDER BY event LIMIT 3").await;
+        assert_eq!(
+            func.forward_passes(),
+            0,
+            "pass-through columns need no decoding"
+        );
+
+        query(&ctx, "SELECT pt, eta, mass, mPhotonEnergy FROM jets").await;
+        assert_eq!(
+            func.forward_passes(),
+            batches,
+            "four decoded columns, one pass per batch"
+        );
+
+        query(&ctx, "SELECT avg(pt) FROM jets WHERE eta > 2").await;
+        assert_eq!(
+            func.forward_passes(),
+            2 * batches,
+            "a filter and a projection on decoded columns"
+        );
+    });
+}
+
+#[test]
+fn the_decode_function_is_callable_on_the_stored_table() {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    runtime().block_on(async {
+        let ctx = context();
+        let func = register_compressed(&ctx, "jets", &dir.path().join("jets.baler.parquet")).await.unwrap();
+        let name = datafusion::logical_expr::ScalarUDFImpl::name(func.as_ref()).to_owned();
+        let latents = "baler_z0, baler_z1, baler_z2, baler_z3, baler_z4, baler_z5";
+        let via_udf = query(&ctx, &format!("SELECT get_field({name}({latents}), 'pt') AS pt FROM jets_stored ORDER BY pt DESC LIMIT 3")).await;
+        let via_table = query(&ctx, "SELECT pt FROM jets ORDER BY pt DESC LIMIT 3").await;
+        assert_eq!(via_udf, via_table);
+
+        let err = ctx.sql(&format!("SELECT {name}(baler_z0) FROM jets_stored")).await.unwrap_err().to_string();
+        assert!(err.contains(&name) && err.contains("Float32"), "{err}");
+        let err = ctx.sql(&format!("SELECT {name}('x', baler_z1, baler_z2, baler_z3, baler_z4, baler_z5) FROM jets_stored")).await.unwrap_err().to_string();
+        assert!(err.contains(&name), "{err}");
+    });
+}
