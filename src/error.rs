@@ -116,8 +116,21 @@ pub enum Error {
     Codec {
         path: PathBuf,
         #[source]
-        source: baler_udfs::Error,
+        source: Box<baler_udfs::Error>,
     },
+
+    /// A table could not be registered for SQL.
+    #[error("cannot register table `{name}` from `{}`", path.display())]
+    Table {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: Box<baler_udfs::Error>,
+    },
+
+    /// A SQL query failed to plan or run.
+    #[error("query failed")]
+    Query(#[source] Box<datafusion::error::DataFusionError>),
 
     /// Training or running the network failed.
     #[error("model: {0}")]

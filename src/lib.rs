@@ -31,5 +31,6 @@ pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod progress;
+pub mod sql;
 
 pub use error::{Error, Result};

@@ -34,6 +34,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Rebuild the original columns of a compressed file into lossless Parquet.
     Decompress(DecompressArgs),
+    /// Run SQL over Parquet files, compressed ones decoded on the fly.
+    Sql(SqlArgs),
 }
 
 /// Which rows to read from the input.
@@ -203,6 +205,63 @@ pub struct DecompressArgs {
     pub output: PathBuf,
 
     /// Overwrite the output if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// A table for `sql`: `name=path`.
+#[derive(Debug, Clone)]
+pub struct TableArg {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+fn parse_table(s: &str) -> Result<TableArg, String> {
+    match s.split_once('=') {
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok(TableArg {
+            name: name.to_owned(),
+            path: PathBuf::from(path),
+        }),
+        _ => Err(format!("expected NAME=PATH, got `{s}`")),
+    }
+}
+
+/// Output formats of `sql`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SqlFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+impl From<SqlFormat> for baler_arrow::sql::OutputFormat {
+    fn from(f: SqlFormat) -> Self {
+        match f {
+            SqlFormat::Table => Self::Table,
+            SqlFormat::Csv => Self::Csv,
+            SqlFormat::Json => Self::Json,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query, e.g. "SELECT avg(pt) FROM jets WHERE eta > 2".
+    pub query: String,
+
+    /// A table: NAME=PATH to a Parquet file or folder (compressed or plain); repeat for more.
+    #[arg(long = "table", value_name = "NAME=PATH", value_parser = parse_table, required = true)]
+    pub tables: Vec<TableArg>,
+
+    /// How to print the result.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SqlFormat,
+
+    /// Write the result to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite the output file if it exists.
     #[arg(long)]
     pub force: bool,
 }

@@ -10,7 +10,7 @@ use baler_arrow::output::default_output;
 use baler_arrow::encode::{self, CompressOptions, CompressReport};
 
 use super::args::{
-    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, InspectArgs, TrainArgs,
+    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, InspectArgs, SqlArgs, TrainArgs,
 };
 use super::progress::Bar;
 
@@ -21,7 +21,36 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compress(args) => run_compress(&args, cli.quiet),
         Command::Train(args) => run_train(&args, cli.quiet),
         Command::Decompress(args) => run_decompress(&args, cli.quiet),
+        Command::Sql(args) => run_sql(&args),
     }
+}
+
+fn run_sql(args: &SqlArgs) -> Result<()> {
+    use baler_arrow::sql;
+    if let Some(path) = &args.output
+        && path.exists()
+        && !args.force
+    {
+        return Err(baler_arrow::Error::OutputExists { path: path.clone() }.into());
+    }
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the query runtime")?;
+    let batches = runtime.block_on(async {
+        let ctx = sql::session();
+        for t in &args.tables {
+            sql::register(&ctx, &t.name, &t.path).await?;
+        }
+        sql::run(&ctx, &args.query).await
+    })?;
+    let format = args.format.into();
+    match &args.output {
+        None => sql::write_results(&batches, format, &mut std::io::stdout().lock())?,
+        Some(path) => {
+            let mut file = baler_arrow::output::AtomicFile::create(path, args.force)?;
+            sql::write_results(&batches, format, file.file())?;
+            file.commit()?;
+        }
+    }
+    Ok(())
 }
 
 fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {

@@ -30,8 +30,14 @@ fn report(err: &anyhow::Error) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!("error: {err}");
+    // Some errors (DataFusion's) repeat their source in their own message: print each text once.
+    let mut last = err.to_string();
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !last.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        last = text;
     }
     let internal = err.chain().any(|c| {
         matches!(

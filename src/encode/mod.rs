@@ -370,7 +370,7 @@ fn encode(
     })?;
     let codec_err = |source| Error::Codec {
         path: output.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let footer = Footer {
         header: header.clone(),
@@ -577,7 +577,7 @@ pub fn decompress(
     };
     let codec_err = |source| Error::Codec {
         path: input.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err(input))?;
     let codec = Codec::from_parquet_metadata(builder.metadata()).map_err(codec_err)?;

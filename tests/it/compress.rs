@@ -48,7 +48,7 @@ pub fn generated(dir: &Path, name: &str, rows: u64, seed: u64) -> PathBuf {
     path
 }
 
-fn footer(path: &Path) -> HashMap<String, String> {
+pub fn footer(path: &Path) -> HashMap<String, String> {
     let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
     reader
         .metadata()
@@ -380,7 +380,7 @@ fn bad_inputs_give_clear_errors_and_no_file() {
 }
 
 /// Rewrites a compressed file with one footer entry replaced.
-fn with_footer_entry(src: &Path, dst: &Path, key: &str, value: &str) {
+pub fn with_footer_entry(src: &Path, dst: &Path, key: &str, value: &str) {
     let kv = footer(src);
     let table = read_parquet(src);
     let mut w =

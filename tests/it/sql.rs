@@ -183,3 +183,98 @@ fn the_decode_function_is_callable_on_the_stored_table() {
         assert!(err.contains(&name), "{err}");
     });
 }
+
+#[test]
+fn the_sql_command_prints_csv_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    let compressed = format!("jets={}", dir.path().join("jets.baler.parquet").display());
+    let plain = format!(
+        "jets={}",
+        dir.path().join("jets.restored.parquet").display()
+    );
+    let query = "SELECT count(*) AS n, max(event) AS last FROM jets WHERE event < 100";
+    let run = |table: &str, format: &str| {
+        let out = crate::common::baler(&["sql", query, "--table", table, "--format", format]);
+        assert!(out.status.success(), "{}", crate::common::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = run(&compressed, "csv");
+    assert!(csv.starts_with("n,last\n"), "{csv}");
+    assert_eq!(csv, run(&plain, "csv"));
+    let json: serde_json::Value = serde_json::from_str(&run(&compressed, "json")).unwrap();
+    assert_eq!(json[0]["last"], 99);
+}
+
+#[test]
+fn unusable_compressed_files_are_clear_errors() {
+    use crate::compress::{footer, with_footer_entry};
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    let good = dir.path().join("jets.baler.parquet");
+    let kv = footer(&good);
+    let version = dir.path().join("version.parquet");
+    with_footer_entry(&good, &version, "baler.format", "9");
+    let sum = dir.path().join("sum.parquet");
+    let mut decoder = kv["baler.decoder"].clone();
+    decoder.replace_range(
+        200..204,
+        if &decoder[200..204] == "AAAA" {
+            "BBBB"
+        } else {
+            "AAAA"
+        },
+    );
+    with_footer_entry(&good, &sum, "baler.decoder", &decoder);
+    let width = dir.path().join("width.parquet");
+    let header = kv["baler.header"]
+        .replace("\"latent\":6", "\"latent\":5")
+        .replace(",\"baler_z5\"", "");
+    with_footer_entry(&good, &width, "baler.header", &header);
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    std::fs::copy(&good, mixed.join("a.parquet")).unwrap();
+    let other_input = crate::compress::generated(dir.path(), "other.parquet", 3000, 9);
+    let options = CompressOptions {
+        latent: LatentSize::Fixed(6),
+        train: TrainConfig {
+            epochs: 1,
+            ..TrainConfig::default()
+        },
+        ..CompressOptions::default()
+    };
+    encode::compress(
+        &other_input,
+        &mixed.join("b.parquet"),
+        &ReadOptions::default(),
+        &options,
+    )
+    .unwrap();
+
+    runtime().block_on(async {
+        let register = |path: std::path::PathBuf| async move {
+            let ctx = context();
+            baler_arrow::sql::register(&ctx, "jets", &path).await.unwrap_err()
+        };
+        // The innermost cause: what is wrong with the file.
+        let cause = |e: baler_arrow::Error| {
+            let mut err: &dyn std::error::Error = &e;
+            while let Some(next) = err.source() {
+                err = next;
+            }
+            err.to_string()
+        };
+        assert_eq!(cause(register(version).await), "unsupported baler format version `9` (this build reads version 1)");
+        assert!(cause(register(sum).await).starts_with("decoder checksum mismatch: footer says "));
+        let e = cause(register(width).await);
+        assert!(e.starts_with("shape mismatch for decoder.l0.weight, expected: [50, 5], got: [50, 6]"), "{e}");
+        assert_eq!(
+            cause(register(mixed.clone()).await),
+            format!(
+                "`{}` and `{}` were compressed with different models; register them as separate tables",
+                mixed.join("a.parquet").display(),
+                mixed.join("b.parquet").display()
+            )
+        );
+    });
+}

@@ -25,7 +25,7 @@ pub enum Error {
     Checksum { expected: String, found: String },
 
     /// The decoder weights cannot be loaded or run.
-    #[error("decoder: {0}")]
+    #[error("the decoder cannot be loaded or run")]
     Decoder(#[from] candle_core::Error),
 
     /// A column named by the header is missing from the data.
@@ -49,7 +49,7 @@ pub enum Error {
     Arrow(#[from] arrow::error::ArrowError),
 
     /// A problem with one file of several.
-    #[error("`{}`: {source}", path.display())]
+    #[error("in `{}`", path.display())]
     File {
         path: std::path::PathBuf,
         #[source]
@@ -65,7 +65,7 @@ pub enum Error {
 
     /// DataFusion failed.
     #[error(transparent)]
-    DataFusion(#[from] datafusion::error::DataFusionError),
+    DataFusion(Box<datafusion::error::DataFusionError>),
 
     /// The file cannot be opened.
     #[error("cannot open the file")]
@@ -74,3 +74,9 @@ pub enum Error {
 
 /// A `Result` with the decode side's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Self::DataFusion(Box::new(e))
+    }
+}
