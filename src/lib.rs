@@ -25,12 +25,14 @@
 pub mod convert;
 pub mod encode;
 mod error;
+pub mod evaluate;
 pub mod generate;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod output;
 pub mod progress;
+pub mod report;
 pub mod sql;
 
 pub use error::{Error, Result};

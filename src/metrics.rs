@@ -32,6 +32,32 @@ pub struct VariableMetrics {
     pub response_skipped: u64,
 }
 
+/// Column titles of [`VariableMetrics::table_row`].
+pub const TABLE_HEADER: [&str; 7] = [
+    "variable",
+    "resid mean",
+    "resid RMS",
+    "max |resid|",
+    "rel RMS",
+    "resp mean",
+    "resp RMS",
+];
+
+impl VariableMetrics {
+    /// The metrics formatted for a table, in [`TABLE_HEADER`] order.
+    pub fn table_row(&self) -> [String; 7] {
+        [
+            self.name.clone(),
+            format!("{:.4e}", self.residual_mean),
+            format!("{:.4e}", self.residual_rms),
+            format!("{:.4e}", self.max_abs_residual),
+            format!("{:.4}", self.relative_rms),
+            format!("{:.4e}", self.response_mean),
+            format!("{:.4e}", self.response_rms),
+        ]
+    }
+}
+
 impl VariableAccumulator {
     /// Adds pairs of (original, reconstructed) values.
     pub fn update(&mut self, pairs: impl Iterator<Item = (f64, f64)>) {

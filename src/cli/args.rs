@@ -36,6 +36,32 @@ pub enum Command {
     Decompress(DecompressArgs),
     /// Run SQL over Parquet files, compressed ones decoded on the fly.
     Sql(SqlArgs),
+    /// Judge a compressed file: metrics, and the autoencoder against lossless and truncation + zstd.
+    Evaluate(EvaluateArgs),
+}
+
+/// The alternative to an autoencoder file that does not pay.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Fallback {
+    /// Lossless Parquet (zstd, BYTE_STREAM_SPLIT).
+    Lossless,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// The compressed file made from the input.
+    pub compressed: PathBuf,
+
+    /// Write plots (PNG, SVG) and an index.html here.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
+    /// Print the evaluation as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which rows to read from the input.
@@ -168,6 +194,10 @@ pub struct CompressArgs {
     /// Use this model (from `baler-arrow train`) instead of training one.
     #[arg(long, value_name = "MODEL.safetensors")]
     pub model: Option<PathBuf>,
+
+    /// What to write when the autoencoder's file would be larger than lossless Parquet.
+    #[arg(long, value_enum)]
+    pub fallback: Option<Fallback>,
 
     /// Print the report as JSON.
     #[arg(long)]

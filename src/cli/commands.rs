@@ -10,7 +10,8 @@ use baler_arrow::output::default_output;
 use baler_arrow::encode::{self, CompressOptions, CompressReport};
 
 use super::args::{
-    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, InspectArgs, SqlArgs, TrainArgs,
+    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs, SqlArgs,
+    TrainArgs,
 };
 use super::progress::Bar;
 
@@ -22,7 +23,52 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => run_train(&args, cli.quiet),
         Command::Decompress(args) => run_decompress(&args, cli.quiet),
         Command::Sql(args) => run_sql(&args),
+        Command::Evaluate(args) => run_evaluate(&args),
     }
+}
+
+fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
+    use baler_arrow::evaluate;
+    let input = &args.input.input;
+    let e = evaluate::evaluate(
+        input,
+        &args.compressed,
+        &ReadOptions::from(&args.input),
+        evaluate::DEFAULT_PLOT_ROWS,
+    )
+    .with_context(|| {
+        format!(
+            "failed to evaluate `{}` against `{}`",
+            args.compressed.display(),
+            input.display()
+        )
+    })?;
+    if let Some(dir) = &args.report {
+        let written = evaluate::write_report(dir, &e)
+            .with_context(|| format!("failed to write the report to `{}`", dir.display()))?;
+        eprintln!(
+            "report: {} files in `{}` (open index.html)",
+            written.len(),
+            dir.display()
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    println!("{} rows, {} raw bytes", e.rows, e.raw_bytes);
+    print_metrics(&e.variables);
+    for m in &e.methods {
+        println!("{:<28} {:>12} B   R = {:.2}", m.method, m.bytes, m.ratio);
+    }
+    let bits: Vec<_> = e
+        .truncation
+        .iter()
+        .map(|t| format!("{} {}", t.column, t.mantissa_bits))
+        .collect();
+    println!("truncation keeps mantissa bits: {}", bits.join(", "));
+    println!("verdict: {}", e.verdict);
+    Ok(())
 }
 
 fn run_sql(args: &SqlArgs) -> Result<()> {
@@ -62,11 +108,15 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
     let options = CompressOptions {
         model: args.model.clone(),
         force: args.force,
+        fallback_lossless: args.fallback.is_some(),
         progress: Arc::new(Bar::new(quiet || args.json)),
         ..CompressOptions::from(&args.model_args)
     };
     let report = encode::compress(input, &output, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to compress `{}`", input.display()))?;
+    if let Some(warning) = &report.warning {
+        eprintln!("warning: {warning}");
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -134,22 +184,7 @@ fn print_report(r: &CompressReport) {
         r.training.rows,
         r.training.final_loss
     );
-    println!(
-        "{:<28} {:>12} {:>12} {:>12} {:>10} {:>12} {:>12}",
-        "variable", "resid mean", "resid RMS", "max |resid|", "rel RMS", "resp mean", "resp RMS"
-    );
-    for v in &r.variables {
-        println!(
-            "{:<28} {:>12.4e} {:>12.4e} {:>12.4e} {:>10.4} {:>12.4e} {:>12.4e}",
-            v.name,
-            v.residual_mean,
-            v.residual_rms,
-            v.max_abs_residual,
-            v.relative_rms,
-            v.response_mean,
-            v.response_rms
-        );
-    }
+    print_metrics(&r.variables);
     let s = &r.sizes;
     println!(
         "sizes: input {} B, output {} B (model included), lossless Parquet {} B",
@@ -188,6 +223,22 @@ fn run_inspect(args: &InspectArgs) -> Result<()> {
     inspection.show_columns = args.branches;
     print!("{inspection}");
     Ok(())
+}
+
+/// The per-variable metrics as a table.
+fn print_metrics(variables: &[baler_arrow::metrics::VariableMetrics]) {
+    let header = baler_arrow::metrics::TABLE_HEADER;
+    println!(
+        "{:<28} {:>12} {:>12} {:>12} {:>10} {:>12} {:>12}",
+        header[0], header[1], header[2], header[3], header[4], header[5], header[6]
+    );
+    for v in variables {
+        let c = v.table_row();
+        println!(
+            "{:<28} {:>12} {:>12} {:>12} {:>10} {:>12} {:>12}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+        );
+    }
 }
 
 /// Says which input columns were left out, on standard error.

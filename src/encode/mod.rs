@@ -90,6 +90,8 @@ pub struct CompressOptions {
     /// A model from `baler-arrow train`, used instead of training.
     pub model: Option<PathBuf>,
     pub force: bool,
+    /// Write lossless Parquet instead when the autoencoder's file would be larger.
+    pub fallback_lossless: bool,
     pub progress: Arc<dyn Progress>,
 }
 
@@ -103,6 +105,7 @@ impl Default for CompressOptions {
             max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             model: None,
             force: false,
+            fallback_lossless: false,
             progress: Arc::new(NoProgress),
         }
     }
@@ -249,6 +252,10 @@ pub struct CompressReport {
     pub variables: Vec<VariableMetrics>,
     pub sizes: Sizes,
     pub ratios: Ratios,
+    /// What the output holds: `"ae"`, or `"lossless"` after a fallback.
+    pub written: String,
+    /// Set when the autoencoder's file is larger than lossless Parquet.
+    pub warning: Option<String>,
 }
 
 /// Compresses `input` into a baler Parquet file at `output`.
@@ -275,6 +282,23 @@ pub fn compress(
         .collect();
     let mut report = encode(reader, output, &fitted, options)?;
     report.dropped = dropped;
+    if report.sizes.output_bytes > report.sizes.lossless_bytes {
+        let (ae, lossless) = (report.sizes.output_bytes, report.sizes.lossless_bytes);
+        report.warning = Some(if options.fallback_lossless {
+            let convert = crate::convert::ConvertOptions::default().with_force(true);
+            crate::convert::convert(input, output, read, &convert)?;
+            report.written = "lossless".into();
+            report.sizes.output_bytes = lossless;
+            report.ratios = Ratios::from(&report.sizes);
+            format!(
+                "the autoencoder's file ({ae} B) was larger than lossless Parquet ({lossless} B): wrote lossless Parquet instead"
+            )
+        } else {
+            format!(
+                "the autoencoder's file ({ae} B) is larger than lossless Parquet ({lossless} B); `--fallback lossless` writes that instead"
+            )
+        });
+    }
     Ok(report)
 }
 
@@ -341,7 +365,7 @@ fn load_fitting(
 
 /// A `Write` that only counts bytes: the size of the lossless baseline.
 #[derive(Default)]
-struct ByteCounter(u64);
+pub(crate) struct ByteCounter(pub(crate) u64);
 
 impl Write for ByteCounter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -463,6 +487,8 @@ fn encode(
             .collect(),
         ratios: Ratios::from(&sizes),
         sizes,
+        written: "ae".into(),
+        warning: None,
     })
 }
 

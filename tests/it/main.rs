@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod compress;
+mod evaluate;
 mod ingest_parquet;
 mod ingest_root;
 mod sql;

@@ -1,0 +1,1089 @@
+//! The `evaluate` report: plots of each variable before and after compression, a chart of the
+//! compression ratios, and an HTML page that shows them with the metrics table.
+//!
+//! Every plot is written twice, as PNG (shown by the page) and SVG (linked from it). The text is
+//! drawn with DejaVu Sans, which is bundled (`assets/DejaVuSans.ttf`), so the report renders the
+//! same on machines without system fonts.
+//!
+//! ```no_run
+//! use baler_arrow::report::{write_report, MethodRatio, ReportInput, VariablePlotData};
+//!
+//! let input = ReportInput {
+//!     title: "jets.parquet vs jets.baler.parquet".to_owned(),
+//!     variables: vec![VariablePlotData {
+//!         name: "pt".to_owned(),
+//!         original: vec![25.0, 40.0, 120.0],
+//!         reconstructed: vec![25.5, 39.0, 121.0],
+//!         response: vec![0.02, -0.025, 0.0083],
+//!     }],
+//!     methods: vec![MethodRatio { method: "baler".to_owned(), ratio: 3.0 }],
+//!     table_header: vec!["variable".to_owned(), "relative RMS".to_owned()],
+//!     table_rows: vec![vec!["pt".to_owned(), "0.012".to_owned()]],
+//!     verdict: "pt is reconstructed within 2%".to_owned(),
+//! };
+//! let written = write_report("report".as_ref(), &input)?;
+//! println!("{} files", written.len());
+//! # Ok::<(), baler_arrow::Error>(())
+//! ```
+
+use std::collections::HashSet;
+use std::fmt::{Display, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, SegmentedCoord, ValueFormatter};
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::{Error, Result};
+
+/// One variable's data for the plots (values may be a sample of the rows).
+#[derive(Debug, Clone, Default)]
+pub struct VariablePlotData {
+    /// The column name; file names use it with characters other than `[A-Za-z0-9_-]` replaced.
+    pub name: String,
+    /// The values before compression.
+    pub original: Vec<f64>,
+    /// The values after decompression.
+    pub reconstructed: Vec<f64>,
+    /// (x̂ − x)/x for x ≠ 0
+    pub response: Vec<f64>,
+}
+
+/// A compression method and its ratio R (bigger is better).
+#[derive(Debug, Clone)]
+pub struct MethodRatio {
+    /// The method's label on the chart.
+    pub method: String,
+    /// Its compression ratio.
+    pub ratio: f64,
+}
+
+/// Everything [`write_report`] shows.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInput {
+    /// The page title, e.g. "jets.parquet vs jets.baler.parquet".
+    pub title: String,
+    /// One entry per variable, in the order they are shown.
+    pub variables: Vec<VariablePlotData>,
+    /// The compression ratios to compare.
+    pub methods: Vec<MethodRatio>,
+    /// Metrics table rows already formatted: header cells, then one row of cells per variable.
+    pub table_header: Vec<String>,
+    /// The table's rows, one per variable.
+    pub table_rows: Vec<Vec<String>>,
+    /// One or a few sentences that sum the evaluation up.
+    pub verdict: String,
+}
+
+/// The size of every plot, in pixels.
+const PLOT_SIZE: (u32, u32) = (1000, 700);
+/// The font family the bundled font is registered under.
+const FONT_FAMILY: &str = "sans-serif";
+const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const CAPTION_SIZE: f64 = 32.0;
+const AXIS_DESC_SIZE: f64 = 26.0;
+const TICK_LABEL_SIZE: f64 = 20.0;
+const NOTE_SIZE: f64 = 21.0;
+/// Distributions whose bin counts span more than this factor get a log y axis.
+const LOG_Y_SPAN: f64 = 100.0;
+/// Integer-valued columns with at most this many distinct integers in range get one bin each.
+const MAX_INTEGER_BINS: usize = 100;
+const MIN_BINS: usize = 10;
+const MAX_BINS: usize = 80;
+/// The response plot shows this central fraction of the values (1st to 99th percentile).
+const RESPONSE_PERCENTILES: (f64, f64) = (0.01, 0.99);
+
+const ORIGINAL_FILL: RGBColor = RGBColor(70, 130, 200);
+const RECONSTRUCTED_LINE: RGBColor = RGBColor(215, 40, 40);
+const RESPONSE_FILL: RGBColor = RGBColor(60, 150, 90);
+const GUIDE_LINE: RGBColor = RGBColor(110, 110, 110);
+
+/// Writes the report's plots and its `index.html` into `dir`.
+///
+/// `dir` is created if missing. For each variable it writes `<name>_distribution.{png,svg}`
+/// (original and reconstructed histograms with the same bins; log y axis when the bin counts
+/// span more than two decades) and `<name>_response.{png,svg}` (the response between its 1st
+/// and 99th percentiles, with its mean and RMS over all the values given); then
+/// `ratios.{png,svg}` (a bar per method) and `index.html` (title, verdict, metrics table and
+/// every plot, as PNGs linked to the SVGs by relative paths, with no external resources).
+/// `<name>` keeps `[A-Za-z0-9_-]` and replaces other characters by `_`; names that collide get
+/// a suffix `_2`, `_3`, … Non-finite values are left out of the plots; empty or constant
+/// variables still get (empty or one-bin) plots. Returns the paths written.
+///
+/// # Errors
+///
+/// [`Error::Write`] when the directory or a file cannot be written or a plot cannot be drawn.
+///
+/// # Example
+///
+/// See the [module documentation](self).
+pub fn write_report(dir: &Path, input: &ReportInput) -> Result<Vec<PathBuf>> {
+    register_bundled_font(dir)?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let stems = file_stems(input.variables.iter().map(|v| v.name.as_str()));
+    let mut written = Vec::new();
+    for (variable, stem) in input.variables.iter().zip(&stems) {
+        let distribution = DistributionPlot::new(variable);
+        write_plot(
+            dir,
+            &format!("{stem}_distribution"),
+            &distribution,
+            &mut written,
+        )?;
+        let response = ResponsePlot::new(variable);
+        write_plot(dir, &format!("{stem}_response"), &response, &mut written)?;
+    }
+    write_plot(dir, "ratios", &RatioPlot(&input.methods), &mut written)?;
+    let index = dir.join("index.html");
+    std::fs::write(&index, index_html(input, &stems)).map_err(|source| Error::Write {
+        path: index.clone(),
+        source,
+    })?;
+    written.push(index);
+    Ok(written)
+}
+
+/// Registers the bundled font with plotters, once per process.
+fn register_bundled_font(dir: &Path) -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(plot_error(
+            dir,
+            "the bundled font DejaVuSans.ttf cannot be loaded",
+        ))
+    }
+}
+
+fn plot_error(path: &Path, error: impl Display) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(error.to_string()),
+    }
+}
+
+/// File name stems for the variables: `[A-Za-z0-9_-]` only, unique, never empty.
+fn file_stems<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut used = HashSet::new();
+    names
+        .map(|name| {
+            let mut base: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if base.is_empty() {
+                base = "variable".to_owned();
+            }
+            let mut stem = base.clone();
+            let mut n = 2;
+            while !used.insert(stem.clone()) {
+                stem = format!("{base}_{n}");
+                n += 1;
+            }
+            stem
+        })
+        .collect()
+}
+
+/// A plot that can be drawn on any plotters backend.
+trait Plot {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB>;
+}
+
+/// Draws `plot` into `<stem>.png` and `<stem>.svg` in `dir`.
+fn write_plot(dir: &Path, stem: &str, plot: &impl Plot, written: &mut Vec<PathBuf>) -> Result<()> {
+    let png = dir.join(format!("{stem}.png"));
+    draw_png(&png, plot)?;
+    written.push(png);
+    let svg = dir.join(format!("{stem}.svg"));
+    draw_svg(&svg, plot)?;
+    written.push(svg);
+    Ok(())
+}
+
+fn draw_png(path: &Path, plot: &impl Plot) -> Result<()> {
+    let root = BitMapBackend::new(path, PLOT_SIZE).into_drawing_area();
+    plot.draw(&root)
+        .and_then(|()| root.present())
+        .map_err(|e| plot_error(path, e))
+}
+
+fn draw_svg(path: &Path, plot: &impl Plot) -> Result<()> {
+    let root = SVGBackend::new(path, PLOT_SIZE).into_drawing_area();
+    plot.draw(&root)
+        .and_then(|()| root.present())
+        .map_err(|e| plot_error(path, e))
+}
+
+fn font(size: f64) -> TextStyle<'static> {
+    (FONT_FAMILY, size).into_font().color(&BLACK)
+}
+
+/// Equal-width bins over `[lo, lo + n·width]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Binning {
+    lo: f64,
+    width: f64,
+    n: usize,
+}
+
+impl Binning {
+    /// `n` bins over `[lo, hi]`; when `lo == hi`, an odd number of bins centred on the value.
+    fn over(lo: f64, hi: f64, n: usize) -> Self {
+        let n = n.max(1);
+        let (lo, hi, n) = if hi > lo {
+            (lo, hi, n)
+        } else {
+            let d = if lo == 0.0 { 0.5 } else { lo.abs() * 0.01 };
+            (lo - d, lo + d, n | 1)
+        };
+        Self {
+            lo,
+            width: (hi - lo) / n as f64,
+            n,
+        }
+    }
+
+    /// Bins for a distribution: one per integer for integer-valued `reference` values over a
+    /// short range, otherwise √N bins (between 10 and 80) over the range of `all`.
+    fn for_distribution(reference: &[f64], all: &[f64]) -> Self {
+        let (lo, hi) = min_max(all).unwrap_or((0.0, 1.0));
+        let integers = !reference.is_empty() && reference.iter().all(|v| v.fract() == 0.0);
+        if integers {
+            let (lo, hi) = (lo.round() - 0.5, hi.round() + 0.5);
+            let n = (hi - lo).round();
+            if n <= MAX_INTEGER_BINS as f64 {
+                return Self::over(lo, hi, n as usize);
+            }
+        }
+        Self::over(lo, hi, bin_count(reference.len()))
+    }
+
+    fn edge(&self, i: usize) -> f64 {
+        self.lo + self.width * i as f64
+    }
+
+    fn hi(&self) -> f64 {
+        self.edge(self.n)
+    }
+
+    fn index(&self, v: f64) -> Option<usize> {
+        let i = ((v - self.lo) / self.width).floor();
+        if i >= 0.0 && i < self.n as f64 {
+            Some(i as usize)
+        } else if v == self.hi() {
+            Some(self.n - 1)
+        } else {
+            None
+        }
+    }
+
+    /// The counts per bin and the number of values outside the bins.
+    fn count(&self, values: &[f64]) -> (Vec<u64>, u64) {
+        let mut counts = vec![0; self.n];
+        let mut outside = 0;
+        for &v in values {
+            match self.index(v) {
+                Some(i) => counts[i] += 1,
+                None => outside += 1,
+            }
+        }
+        (counts, outside)
+    }
+}
+
+fn bin_count(values: usize) -> usize {
+    ((values as f64).sqrt() as usize).clamp(MIN_BINS, MAX_BINS)
+}
+
+fn finite(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().filter(|v| v.is_finite()).collect()
+}
+
+fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+    values.iter().fold(None, |acc, &v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// The `q`-quantile (0 ≤ q ≤ 1) of sorted values, by the nearest rank.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let i = (q * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Tick labels and notes: up to 4 significant digits, scientific outside [1e-3, 1e5).
+fn format_number(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_owned();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        let s = format!("{v:.2e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
+    trim_zeros(&format!("{v:.decimals$}")).to_owned()
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// An x tick label on an axis over `b`: rounding noise around 0 prints as 0.
+fn format_tick(v: f64, b: Binning) -> String {
+    if v.abs() < 1e-9 * (b.hi() - b.lo) {
+        "0".to_owned()
+    } else {
+        format_number(v)
+    }
+}
+
+/// Ratios on the bar chart: two decimals below 10, fewer above.
+fn format_ratio(r: f64) -> String {
+    match r {
+        r if r >= 100.0 => format!("{r:.0}"),
+        r if r >= 10.0 => format!("{r:.1}"),
+        r => format!("{r:.2}"),
+    }
+}
+
+/// Bin counts as y tick labels.
+fn format_count(v: &f64) -> String {
+    if *v >= 1.0 && v.fract() == 0.0 && *v < 1e7 {
+        format!("{v:.0}")
+    } else {
+        format_number(*v)
+    }
+}
+
+/// Writes `lines` in a white box in the top right corner of the chart's plotting area.
+fn draw_note<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plot_pixels: (std::ops::Range<i32>, std::ops::Range<i32>),
+    lines: &[String],
+) -> DrawResult<(), DB> {
+    let style = font(NOTE_SIZE).pos(Pos::new(HPos::Left, VPos::Top));
+    let line_height = (NOTE_SIZE * 1.3) as i32;
+    let width = lines
+        .iter()
+        .map(|l| root.estimate_text_size(l, &style).map(|(w, _)| w as i32))
+        .try_fold(0, |acc, w| w.map(|w| acc.max(w)))?;
+    let (xs, ys) = plot_pixels;
+    let (right, top) = (xs.end - 12, ys.start + 12);
+    let left = right - width - 16;
+    let bottom = top + line_height * lines.len() as i32 + 10;
+    root.draw(&Rectangle::new(
+        [(left, top), (right, bottom)],
+        WHITE.mix(0.85).filled(),
+    ))?;
+    root.draw(&Rectangle::new([(left, top), (right, bottom)], GUIDE_LINE))?;
+    for (i, line) in lines.iter().enumerate() {
+        let y = top + 7 + line_height * i as i32;
+        root.draw(&Text::new(line.as_str(), (left + 8, y), style.clone()))?;
+    }
+    Ok(())
+}
+
+/// Original and reconstructed histograms of one variable, with the same bins.
+struct DistributionPlot<'a> {
+    name: &'a str,
+    binning: Binning,
+    original: Vec<u64>,
+    reconstructed: Vec<u64>,
+    rows: (usize, usize),
+}
+
+impl<'a> DistributionPlot<'a> {
+    fn new(variable: &'a VariablePlotData) -> Self {
+        let original = finite(&variable.original);
+        let reconstructed = finite(&variable.reconstructed);
+        let all: Vec<f64> = original.iter().chain(&reconstructed).copied().collect();
+        let reference = if original.is_empty() {
+            &reconstructed
+        } else {
+            &original
+        };
+        let binning = Binning::for_distribution(reference, &all);
+        Self {
+            name: &variable.name,
+            binning,
+            original: binning.count(&original).0,
+            reconstructed: binning.count(&reconstructed).0,
+            rows: (original.len(), reconstructed.len()),
+        }
+    }
+
+    fn max_count(&self) -> u64 {
+        self.original
+            .iter()
+            .chain(&self.reconstructed)
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn log_y(&self) -> bool {
+        let min = self
+            .original
+            .iter()
+            .chain(&self.reconstructed)
+            .copied()
+            .filter(|&c| c > 0)
+            .min();
+        min.is_some_and(|min| self.max_count() as f64 > LOG_Y_SPAN * min as f64)
+    }
+
+    /// Draws on a chart whose y axis is `y` and whose bars start at `floor`.
+    fn draw_on<DB, Y>(&self, root: &DrawingArea<DB, Shift>, y: Y, floor: f64) -> DrawResult<(), DB>
+    where
+        DB: DrawingBackend,
+        Y: AsRangedCoord<Value = f64>,
+        Y::CoordDescType: ValueFormatter<f64>,
+    {
+        let b = self.binning;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{}: original and reconstructed", self.name),
+                font(CAPTION_SIZE),
+            )
+            .margin(20)
+            .x_label_area_size(70)
+            .y_label_area_size(100)
+            .build_cartesian_2d(b.lo..b.hi(), y)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(self.name)
+            .y_desc("rows")
+            .axis_desc_style(font(AXIS_DESC_SIZE))
+            .label_style(font(TICK_LABEL_SIZE))
+            .x_label_formatter(&|v| format_tick(*v, b))
+            .y_label_formatter(&format_count)
+            .draw()?;
+        let bars = self.original.iter().enumerate().filter(|(_, c)| **c > 0);
+        chart
+            .draw_series(bars.map(|(i, &c)| {
+                Rectangle::new(
+                    [(b.edge(i), floor), (b.edge(i + 1), c as f64)],
+                    ORIGINAL_FILL.mix(0.45).filled(),
+                )
+            }))?
+            .label(format!("original ({} rows)", self.rows.0))
+            .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 24, y + 8)], ORIGINAL_FILL.filled()));
+        let step = RECONSTRUCTED_LINE.stroke_width(3);
+        let outline = (self.rows.1 > 0).then(|| step_points(b, &self.reconstructed, floor));
+        chart
+            .draw_series(outline.map(|points| PathElement::new(points, step)))?
+            .label(format!("reconstructed ({} rows)", self.rows.1))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], step));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(font(NOTE_SIZE))
+            .background_style(WHITE.mix(0.85))
+            .border_style(GUIDE_LINE)
+            .margin(12)
+            .draw()?;
+        if self.rows == (0, 0) {
+            draw_centered(root, "no finite values")?;
+        }
+        Ok(())
+    }
+}
+
+/// The outline of a histogram: a step line that drops to `floor` at empty bins and the ends.
+fn step_points(b: Binning, counts: &[u64], floor: f64) -> Vec<(f64, f64)> {
+    let mut points = vec![(b.lo, floor)];
+    for (i, &c) in counts.iter().enumerate() {
+        let y = if c == 0 { floor } else { c as f64 };
+        points.push((b.edge(i), y));
+        points.push((b.edge(i + 1), y));
+    }
+    points.push((b.hi(), floor));
+    points
+}
+
+fn draw_centered<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    text: &str,
+) -> DrawResult<(), DB> {
+    let (w, h) = root.dim_in_pixel();
+    let style = font(CAPTION_SIZE).pos(Pos::new(HPos::Center, VPos::Center));
+    root.draw(&Text::new(text, (w as i32 / 2, h as i32 / 2), style))
+}
+
+impl Plot for DistributionPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
+        root.fill(&WHITE)?;
+        let max = self.max_count().max(1) as f64;
+        if self.log_y() {
+            self.draw_on(root, (0.5..max * 6.0).log_scale(), 0.5)
+        } else {
+            self.draw_on(root, 0.0..max * 1.3, 0.0)
+        }
+    }
+}
+
+/// The histogram of one variable's response between its 1st and 99th percentiles.
+struct ResponsePlot<'a> {
+    name: &'a str,
+    binning: Binning,
+    counts: Vec<u64>,
+    outside: u64,
+    /// Mean and RMS over every finite value, and their number.
+    stats: Option<(f64, f64, usize)>,
+}
+
+impl<'a> ResponsePlot<'a> {
+    fn new(variable: &'a VariablePlotData) -> Self {
+        let mut values = finite(&variable.response);
+        values.sort_by(f64::total_cmp);
+        let binning = response_binning(&values);
+        let (counts, outside) = binning.count(&values);
+        let stats = (!values.is_empty()).then(|| {
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let rms = (values.iter().map(|v| v * v).sum::<f64>() / n).sqrt();
+            (mean, rms, values.len())
+        });
+        Self {
+            name: &variable.name,
+            binning,
+            counts,
+            outside,
+            stats,
+        }
+    }
+
+    fn note(&self) -> Vec<String> {
+        let Some((mean, rms, n)) = self.stats else {
+            return vec!["no finite values".to_owned()];
+        };
+        let mut lines = vec![
+            format!("mean = {}", format_number(mean)),
+            format!("RMS = {}", format_number(rms)),
+            format!("N = {n}"),
+        ];
+        if self.outside > 0 {
+            lines.push(format!("{} outside 1st–99th pct.", self.outside));
+        }
+        lines
+    }
+}
+
+/// Bins over the 1st–99th percentile of sorted values, widened to include 0.
+fn response_binning(sorted: &[f64]) -> Binning {
+    if sorted.is_empty() {
+        return Binning::over(-0.1, 0.1, MIN_BINS);
+    }
+    let lo = quantile(sorted, RESPONSE_PERCENTILES.0).min(0.0);
+    let hi = quantile(sorted, RESPONSE_PERCENTILES.1).max(0.0);
+    if hi == lo {
+        // Every value in the central range is 0: a narrow window with 0 in its middle bin.
+        return Binning::over(-0.01, 0.01, 21);
+    }
+    let pad = 0.05 * (hi - lo);
+    Binning::over(lo - pad, hi + pad, bin_count(sorted.len()).max(40))
+}
+
+impl Plot for ResponsePlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
+        root.fill(&WHITE)?;
+        let b = self.binning;
+        let max = self.counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(format!("{}: response", self.name), font(CAPTION_SIZE))
+            .margin(20)
+            .x_label_area_size(70)
+            .y_label_area_size(100)
+            .build_cartesian_2d(b.lo..b.hi(), 0.0..max * 1.35)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("response (reconstructed − original)/original")
+            .y_desc("rows")
+            .axis_desc_style(font(AXIS_DESC_SIZE))
+            .label_style(font(TICK_LABEL_SIZE))
+            .x_label_formatter(&|v| format_tick(*v, b))
+            .y_label_formatter(&format_count)
+            .draw()?;
+        let bars = self.counts.iter().enumerate().filter(|(_, c)| **c > 0);
+        chart.draw_series(bars.map(|(i, &c)| {
+            Rectangle::new(
+                [(b.edge(i), 0.0), (b.edge(i + 1), c as f64)],
+                RESPONSE_FILL.mix(0.6).filled(),
+            )
+        }))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            [(0.0, 0.0), (0.0, max * 1.35)],
+            GUIDE_LINE.stroke_width(2),
+        )))?;
+        draw_note(root, chart.plotting_area().get_pixel_range(), &self.note())
+    }
+}
+
+/// Horizontal bars of the compression ratio per method (the first on top), with a line at
+/// R = 1; horizontal so that long method names stay readable.
+struct RatioPlot<'a>(&'a [MethodRatio]);
+
+/// Bar colours, cycled (matplotlib's "tab10").
+const BAR_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+/// Font sizes tried, largest first, for the method names.
+const METHOD_NAME_SIZES: [f64; 2] = [AXIS_DESC_SIZE - 4.0, 18.0];
+
+type RatioChart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordi32>>>;
+
+/// Whether a ratio gets a bar (the others are labelled "n/a").
+fn has_bar(r: f64) -> bool {
+    r.is_finite() && r > 0.0
+}
+
+/// Method names as drawn, their font size and the widest one's width: the largest size at
+/// which every name fits in `max_width` pixels, else the smallest with names shortened by "…".
+fn fit_names<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    names: &[&str],
+    max_width: u32,
+) -> DrawResult<(Vec<String>, f64, u32), DB> {
+    let width = |text: &str, size: f64| root.estimate_text_size(text, &font(size)).map(|s| s.0);
+    for size in METHOD_NAME_SIZES {
+        let widest = names
+            .iter()
+            .map(|n| width(n, size))
+            .try_fold(0, |acc, w| w.map(|w| acc.max(w)))?;
+        if widest <= max_width {
+            let names = names.iter().map(|n| n.to_string()).collect();
+            return Ok((names, size, widest));
+        }
+    }
+    let size = METHOD_NAME_SIZES[METHOD_NAME_SIZES.len() - 1];
+    let mut fitted = Vec::with_capacity(names.len());
+    for name in names {
+        let mut chars: Vec<char> = name.chars().collect();
+        let mut text = name.to_string();
+        while width(&text, size)? > max_width && !chars.is_empty() {
+            chars.pop();
+            text = chars.iter().collect::<String>() + "…";
+        }
+        fitted.push(text);
+    }
+    Ok((fitted, size, max_width))
+}
+
+impl RatioPlot<'_> {
+    /// The row of method `i`: the first method on top.
+    fn row(&self, i: usize) -> i32 {
+        (self.0.len() - 1 - i) as i32
+    }
+
+    /// The axes, on `area` below the title, with room above for the R = 1 label.
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        area: &'a DrawingArea<DB, Shift>,
+    ) -> DrawResult<RatioChart<'a, DB>, DB> {
+        let methods = self.0;
+        let max = methods
+            .iter()
+            .map(|m| m.ratio)
+            .filter(|&r| has_bar(r))
+            .fold(1.0, f64::max);
+        let names: Vec<&str> = methods.iter().map(|m| m.method.as_str()).collect();
+        let (names, name_size, names_width) = fit_names(area, &names, PLOT_SIZE.0 * 2 / 5)?;
+        let mut chart = ChartBuilder::on(area)
+            .margin(20)
+            .margin_top(40)
+            .x_label_area_size(70)
+            .y_label_area_size(names_width + 20)
+            .build_cartesian_2d(
+                0.0..max * 1.2,
+                (0..methods.len() as i32 - 1).into_segmented(),
+            )?;
+        let label = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(row) => names
+                .get(methods.len() - 1 - *row as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(methods.len() + 1)
+            .x_desc("compression ratio R (higher is better)")
+            .axis_desc_style(font(AXIS_DESC_SIZE))
+            .x_label_style(font(TICK_LABEL_SIZE))
+            .y_label_style(font(name_size))
+            .x_label_formatter(&|v| format_number(*v))
+            .y_label_formatter(&label)
+            .draw()?;
+        Ok(chart)
+    }
+
+    fn draw_bars<DB: DrawingBackend>(&self, chart: &mut RatioChart<'_, DB>) -> DrawResult<(), DB> {
+        let slot = f64::from(PLOT_SIZE.1 - 180) / self.0.len() as f64;
+        let margin = (slot * 0.18) as u32;
+        let bars = self.0.iter().enumerate().filter(|(_, m)| has_bar(m.ratio));
+        chart.draw_series(bars.map(|(i, m)| {
+            let color = BAR_COLORS[i % BAR_COLORS.len()];
+            let row = self.row(i);
+            let corners = [
+                (0.0, SegmentValue::Exact(row)),
+                (m.ratio, SegmentValue::Exact(row + 1)),
+            ];
+            let mut bar = Rectangle::new(corners, color.mix(0.85).filled());
+            bar.set_margin(margin, margin, 0, 0);
+            bar
+        }))?;
+        let value_style = font(NOTE_SIZE).pos(Pos::new(HPos::Left, VPos::Center));
+        chart.draw_series(self.0.iter().enumerate().map(|(i, m)| {
+            let (label, x) = if has_bar(m.ratio) {
+                (format_ratio(m.ratio), m.ratio)
+            } else {
+                ("n/a".to_owned(), 0.0)
+            };
+            EmptyElement::at((x, SegmentValue::CenterOf(self.row(i))))
+                + Text::new(label, (8, 0), value_style.clone())
+        }))?;
+        Ok(())
+    }
+
+    /// The line at R = 1, labelled above the chart.
+    fn draw_break_even<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        chart: &mut RatioChart<'_, DB>,
+    ) -> DrawResult<(), DB> {
+        let (bottom, top) = (SegmentValue::Exact(0), SegmentValue::Last);
+        chart.draw_series(std::iter::once(PathElement::new(
+            [(1.0, bottom), (1.0, top.clone())],
+            GUIDE_LINE.stroke_width(2),
+        )))?;
+        let (x, y) = chart.backend_coord(&(1.0, top));
+        let style = font(NOTE_SIZE)
+            .color(&GUIDE_LINE)
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
+        root.draw(&Text::new("R = 1 (no compression)", (x, y - 4), style))
+    }
+}
+
+impl Plot for RatioPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<(), DB> {
+        root.fill(&WHITE)?;
+        if self.0.is_empty() {
+            return draw_centered(root, "no compression methods to compare");
+        }
+        let area = root
+            .margin(20, 0, 0, 0)
+            .titled("Compression ratio R per method", font(CAPTION_SIZE))?;
+        let mut chart = self.chart(&area)?;
+        self.draw_bars(&mut chart)?;
+        self.draw_break_even(root, &mut chart)
+    }
+}
+
+/// The report page: plain HTML with inline CSS, images by relative path.
+fn index_html(input: &ReportInput, stems: &[String]) -> String {
+    let title = escape(&input.title);
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n<h1>{title}</h1>\n\
+         <p class=\"verdict\">{}</p>\n",
+        escape(&input.verdict)
+    );
+    html.push_str("<h2>Metrics</h2>\n");
+    html.push_str(&table_html(&input.table_header, &input.table_rows));
+    html.push_str("<h2>Compression ratios</h2>\n");
+    html.push_str(&figure_html("ratios", "compression ratio R per method"));
+    html.push_str("<h2>Variables</h2>\n");
+    for (variable, stem) in input.variables.iter().zip(stems) {
+        let name = escape(&variable.name);
+        let _ = write!(html, "<section>\n<h3>{name}</h3>\n<div class=\"row\">\n");
+        html.push_str(&figure_html(
+            &format!("{stem}_distribution"),
+            &format!("{name}: original and reconstructed distributions"),
+        ));
+        html.push_str(&figure_html(
+            &format!("{stem}_response"),
+            &format!("{name}: response"),
+        ));
+        html.push_str("</div>\n</section>\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    html
+}
+
+const CSS: &str = "body { font-family: sans-serif; margin: 2em; color: #222; }
+.verdict { font-size: 1.15em; padding: 0.8em 1em; background: #f3f6fa; border-left: 4px solid #4682c8; white-space: pre-wrap; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; }
+th { background: #eee; }
+td { text-align: right; font-variant-numeric: tabular-nums; }
+td:first-child { text-align: left; }
+img { width: 100%; max-width: 700px; height: auto; border: 1px solid #ddd; }
+.row { display: flex; flex-wrap: wrap; gap: 1em; }
+";
+
+fn table_html(header: &[String], rows: &[Vec<String>]) -> String {
+    let cells = |tag: &str, cells: &[String]| -> String {
+        let inner: String = cells
+            .iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
+            .collect();
+        format!("<tr>{inner}</tr>\n")
+    };
+    let body: String = rows.iter().map(|r| cells("td", r)).collect();
+    format!(
+        "<table>\n<thead>\n{}</thead>\n<tbody>\n{body}</tbody>\n</table>\n",
+        cells("th", header)
+    )
+}
+
+/// An image linking to its SVG; `alt` must already be escaped.
+fn figure_html(stem: &str, alt: &str) -> String {
+    format!("<a href=\"{stem}.svg\"><img src=\"{stem}.png\" alt=\"{alt}\"></a>\n")
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    use rand_distr::{Distribution, LogNormal, Normal, Poisson};
+
+    const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+    fn variable(name: &str, original: Vec<f64>, reconstructed: Vec<f64>) -> VariablePlotData {
+        let response = original
+            .iter()
+            .zip(&reconstructed)
+            .filter(|(x, _)| **x != 0.0)
+            .map(|(x, y)| (y - x) / x)
+            .collect();
+        VariablePlotData {
+            name: name.to_owned(),
+            original,
+            reconstructed,
+            response,
+        }
+    }
+
+    fn synthetic_input() -> ReportInput {
+        let mut rng = StdRng::seed_from_u64(7);
+        let pt_dist = LogNormal::new(3.5, 0.8).unwrap();
+        let noise = Normal::new(0.0, 0.02).unwrap();
+        let pt: Vec<f64> = (0..5000).map(|_| 15.0 + pt_dist.sample(&mut rng)).collect();
+        let pt_rec = pt
+            .iter()
+            .map(|x| x * (1.0 + noise.sample(&mut rng)))
+            .collect();
+        let constituents = Poisson::new(12.0).unwrap();
+        let n: Vec<f64> = (0..5000).map(|_| constituents.sample(&mut rng)).collect();
+        let n_rec = n.iter().map(|x| x + rng.random_range(-0.6..0.6)).collect();
+        ReportInput {
+            title: "jets.parquet vs jets.baler.parquet".to_owned(),
+            variables: vec![
+                variable("pt", pt, pt_rec),
+                variable("n constituents", n, n_rec),
+            ],
+            methods: vec![
+                MethodRatio {
+                    method: "baler R".to_owned(),
+                    ratio: 3.0,
+                },
+                MethodRatio {
+                    method: "baler R_actual".to_owned(),
+                    ratio: 2.41,
+                },
+                MethodRatio {
+                    method: "parquet zstd".to_owned(),
+                    ratio: 1.37,
+                },
+            ],
+            table_header: ["variable", "relative RMS", "response mean", "response RMS"]
+                .map(String::from)
+                .to_vec(),
+            table_rows: vec![
+                ["pt", "0.020", "0.0003", "0.020"]
+                    .map(String::from)
+                    .to_vec(),
+                ["n constituents", "0.029", "0.002", "0.031"]
+                    .map(String::from)
+                    .to_vec(),
+            ],
+            verdict: "pt within 2% <ok> & n constituents within 3%".to_owned(),
+        }
+    }
+
+    fn expected_files(stems: &[&str]) -> Vec<String> {
+        let mut names = Vec::new();
+        for stem in stems {
+            for kind in ["distribution", "response"] {
+                for ext in ["png", "svg"] {
+                    names.push(format!("{stem}_{kind}.{ext}"));
+                }
+            }
+        }
+        names.extend(["ratios.png", "ratios.svg", "index.html"].map(String::from));
+        names
+    }
+
+    fn check_report(dir: &Path, written: &[PathBuf], stems: &[&str], min_png: u64) {
+        let expected = expected_files(stems);
+        let names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, expected);
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        for name in &expected {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).unwrap();
+            if name.ends_with(".png") {
+                assert!(bytes.starts_with(PNG_MAGIC), "{name} is not a PNG");
+                assert!(
+                    bytes.len() as u64 > min_png,
+                    "{name}: {} bytes",
+                    bytes.len()
+                );
+                assert!(
+                    index.contains(&format!("src=\"{name}\"")),
+                    "index lacks {name}"
+                );
+            } else if name.ends_with(".svg") {
+                assert!(String::from_utf8_lossy(&bytes).contains("<svg"), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn writes_every_plot_and_the_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report");
+        let input = synthetic_input();
+        let written = write_report(&out, &input).unwrap();
+        check_report(&out, &written, &["pt", "n_constituents"], 5 * 1024);
+        let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert!(index.contains("<title>jets.parquet vs jets.baler.parquet</title>"));
+        assert!(index.contains("pt within 2% &lt;ok&gt; &amp; n constituents"));
+        assert!(index.contains("<th>response RMS</th>"));
+        assert!(index.contains("<td>n constituents</td>"));
+        assert!(
+            !index.contains("http"),
+            "the page must not load external resources"
+        );
+    }
+
+    #[test]
+    fn empty_constant_and_non_finite_variables_still_get_plots() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = ReportInput {
+            title: "edge cases".to_owned(),
+            variables: vec![
+                variable("empty", vec![], vec![]),
+                variable("constant", vec![4.25; 100], vec![4.25; 100]),
+                variable("zero", vec![0.0; 10], vec![0.0; 10]),
+                VariablePlotData {
+                    name: "a/b.c".to_owned(),
+                    original: vec![f64::NAN, 1.0, f64::INFINITY, 2.0],
+                    reconstructed: vec![f64::NEG_INFINITY, 1.5, 2.5, f64::NAN],
+                    response: vec![f64::NAN, 0.5],
+                },
+                variable("a_b_c", vec![1.0], vec![1.0]),
+            ],
+            methods: vec![
+                MethodRatio {
+                    method: "inf".to_owned(),
+                    ratio: f64::INFINITY,
+                },
+                MethodRatio {
+                    method: "nan".to_owned(),
+                    ratio: f64::NAN,
+                },
+            ],
+            ..ReportInput::default()
+        };
+        let written = write_report(dir.path(), &input).unwrap();
+        let stems = ["empty", "constant", "zero", "a_b_c", "a_b_c_2"];
+        check_report(dir.path(), &written, &stems, 0);
+
+        let no_methods = ReportInput::default();
+        let written = write_report(dir.path(), &no_methods).unwrap();
+        check_report(dir.path(), &written, &[], 0);
+    }
+
+    #[test]
+    fn integer_columns_get_one_bin_per_integer() {
+        let values = [0.0, 3.0, 7.0];
+        let b = Binning::for_distribution(&values, &[0.0, 3.0, 7.4]);
+        assert_eq!(b.n, 8);
+        assert_eq!(b.lo, -0.5);
+        assert_eq!(b.index(7.4), Some(7));
+        assert_eq!(b.count(&[0.0, 0.2, 8.0]), (vec![2, 0, 0, 0, 0, 0, 0, 0], 1));
+    }
+
+    #[test]
+    fn numbers_are_formatted_for_axes() {
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(0.25), "0.25");
+        assert_eq!(format_number(1234.5678), "1235");
+        assert_eq!(format_number(-0.0123456), "-0.01235");
+        assert_eq!(format_number(2.5e-5), "2.5e-5");
+        assert_eq!(format_number(3.0e6), "3e6");
+        assert_eq!(format_count(&100.0), "100");
+    }
+
+    #[test]
+    fn stems_are_safe_and_unique() {
+        let stems = file_stems(["pt", "p/t", "p_t", "", "é"].into_iter());
+        assert_eq!(stems, ["pt", "p_t", "p_t_2", "variable", "_"]);
+    }
+}
