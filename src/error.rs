@@ -132,6 +132,10 @@ pub enum Error {
     #[error("query failed")]
     Query(#[source] Box<datafusion::error::DataFusionError>),
 
+    /// The requested device cannot be used.
+    #[error("{message}")]
+    Device { message: String },
+
     /// Training or running the network failed.
     #[error("model: {0}")]
     Model(#[from] candle_core::Error),

@@ -9,6 +9,8 @@ pub trait Progress: Send + Sync {
     fn advance(&self, _rows: u64) {}
     /// A training epoch ended (1-based) with this mean loss and learning rate.
     fn epoch(&self, _epoch: usize, _loss: f64, _learning_rate: f64) {}
+    /// Something the user should know that is not an error (e.g. a device fallback).
+    fn note(&self, _message: &str) {}
     /// The stage is over.
     fn finish(&self) {}
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use baler_arrow::encode::{CompressOptions, LatentSize};
 use baler_arrow::ingest::{Layout, ReadOptions};
 use baler_arrow::model::{
-    TrainConfig,
+    DeviceChoice, TrainConfig,
     train::{DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_SEED},
 };
 use clap::{Args, Parser, Subcommand};
@@ -154,6 +154,29 @@ pub struct ModelArgs {
     /// Columns to store losslessly as they are (besides `event`), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
+
+    /// Where to train and encode: `cuda` needs a build with `--features cuda` and a GPU; `auto`
+    /// takes the GPU when there is one.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+/// `--device` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+    Auto,
+}
+
+impl From<DeviceArg> for DeviceChoice {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Cpu => Self::Cpu,
+            DeviceArg::Cuda => Self::Cuda,
+            DeviceArg::Auto => Self::Auto,
+        }
+    }
 }
 
 impl From<&ModelArgs> for CompressOptions {
@@ -174,6 +197,7 @@ impl From<&ModelArgs> for CompressOptions {
                 ..TrainConfig::default()
             },
             keep: a.keep.clone(),
+            device: a.device.into(),
             ..CompressOptions::default()
         }
     }

@@ -45,6 +45,10 @@ impl Progress for Bar {
             .set_message(format!("loss {loss:.3e} lr {learning_rate:.1e}"));
     }
 
+    fn note(&self, message: &str) {
+        self.bar.suspend(|| eprintln!("note: {message}"));
+    }
+
     fn finish(&self) {
         self.bar.finish_and_clear();
     }

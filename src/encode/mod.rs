@@ -20,7 +20,7 @@ use baler_udfs::format::{
     ColumnSpec, FORMAT_VERSION, Footer, Header, LatentSpec, ModelSpec, Storage, TrainingSummary,
     footer_entries, latent_name,
 };
-use candle_core::{Device, Module, Tensor};
+use candle_core::{Module, Tensor};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
@@ -32,7 +32,8 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, DroppedColumn, ReadOptions};
 use crate::metrics::{Ratios, Sizes, VariableAccumulator, VariableMetrics};
 use crate::model::{
-    Autoencoder, DEFAULT_HIDDEN, DEFAULT_NEGATIVE_SLOPE, Normaliser, TrainConfig, train,
+    Autoencoder, DEFAULT_HIDDEN, DEFAULT_NEGATIVE_SLOPE, DeviceChoice, Normaliser, SelectedDevice,
+    TrainConfig, select_device, train,
 };
 use crate::output::{AtomicFile, check_output};
 use crate::progress::{NoProgress, Progress};
@@ -89,6 +90,8 @@ pub struct CompressOptions {
     pub max_train_rows: usize,
     /// A model from `baler-arrow train`, used instead of training.
     pub model: Option<PathBuf>,
+    /// Where to train and encode.
+    pub device: DeviceChoice,
     pub force: bool,
     /// Write lossless Parquet instead when the autoencoder's file would be larger.
     pub fallback_lossless: bool,
@@ -104,6 +107,7 @@ impl Default for CompressOptions {
             keep: Vec::new(),
             max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             model: None,
+            device: DeviceChoice::Cpu,
             force: false,
             fallback_lossless: false,
             progress: Arc::new(NoProgress),
@@ -148,7 +152,8 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
         latent: options.latent.resolve(n)?,
         negative_slope: DEFAULT_NEGATIVE_SLOPE,
     };
-    let device = Device::Cpu;
+    let selected = selected_device(options)?;
+    let device = selected.device.clone();
     let model = Autoencoder::new(&spec, options.train.seed, &device)?;
     let normaliser = normaliser(&columns);
     let sample: Vec<Vec<f64>> = scan
@@ -178,13 +183,22 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
             epochs: summary.epochs,
             final_loss: summary.final_loss,
             seed: options.train.seed,
-            device: "cpu".into(),
+            device: selected.name().into(),
             rows: summary.rows,
             learning_rate: summary.learning_rate,
             seconds: summary.seconds,
         },
     };
     Ok((Fitted { model, header }, scan))
+}
+
+/// The device the options ask for; a fallback is reported as a note.
+fn selected_device(options: &CompressOptions) -> Result<SelectedDevice> {
+    let selected = select_device(options.device)?;
+    if let Some(note) = &selected.note {
+        options.progress.note(note);
+    }
+    Ok(selected)
 }
 
 /// The original columns in order: pass-through, constant, or decoded with their range.
@@ -309,7 +323,7 @@ fn load_fitting(
     read: &ReadOptions,
     options: &CompressOptions,
 ) -> Result<Fitted> {
-    let (model, header) = model_file::load(path, &Device::Cpu)?;
+    let (model, header) = model_file::load(path, &selected_device(options)?.device)?;
     let progress = options.progress.as_ref();
     let mut keep: Vec<String> = header
         .columns
@@ -388,10 +402,13 @@ fn encode(
     let input = reader.path().to_owned();
     let in_schema = reader.schema();
     let header = &fitted.header;
-    let decoder = fitted.model.decoder_bytes().map_err(|e| Error::ModelFile {
-        path: output.to_owned(),
-        message: e.to_string(),
-    })?;
+    let decoder = fitted
+        .model
+        .decoder_bytes()
+        .map_err(|message| Error::ModelFile {
+            path: output.to_owned(),
+            message,
+        })?;
     let codec_err = |source| Error::Codec {
         path: output.to_owned(),
         source: Box::new(source),
@@ -549,7 +566,7 @@ fn encode_batch(
     let x = Tensor::from_vec(
         normaliser.normalise(&columns),
         (rows, decoded.len()),
-        &Device::Cpu,
+        model.device(),
     )?;
     let z = model.encoder.forward(&x)?;
     let k = z.dim(1)?;

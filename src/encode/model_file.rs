@@ -23,8 +23,7 @@ pub fn save(path: &Path, model: &Autoencoder, header: &Header, force: bool) -> R
         message,
     };
     let json = serde_json::to_string(header).map_err(|e| model_err(e.to_string()))?;
-    let mut tensors: Vec<_> = model.tensors("").into_iter().collect();
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let tensors = model.cpu_tensors("")?;
     let bytes = safetensors::serialize(
         tensors,
         Some(HashMap::from([(HEADER_KEY.to_owned(), json)])),

@@ -19,6 +19,7 @@ pub struct Autoencoder {
     pub encoder: Dense,
     pub decoder: Decoder,
     pub vars: VarMap,
+    device: Device,
 }
 
 impl Autoencoder {
@@ -66,6 +67,7 @@ impl Autoencoder {
             encoder,
             decoder,
             vars,
+            device: device.clone(),
         })
     }
 
@@ -78,15 +80,35 @@ impl Autoencoder {
             .collect()
     }
 
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The weights under `prefix`, copied to the CPU and sorted by name: what gets saved, so
+    /// that a model trained on a GPU decodes anywhere.
+    ///
+    /// # Errors
+    /// Candle errors copying from the device.
+    pub fn cpu_tensors(&self, prefix: &str) -> candle_core::Result<Vec<(String, Tensor)>> {
+        let mut sorted = self
+            .tensors(prefix)
+            .into_iter()
+            .map(|(name, t)| Ok((name, t.to_device(&Device::Cpu)?)))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(sorted)
+    }
+
     /// The decoder's weights as safetensors bytes: what the compressed file carries.
     ///
     /// # Errors
-    /// Serialisation errors.
-    pub fn decoder_bytes(&self) -> Result<Vec<u8>, safetensors::SafeTensorError> {
-        let tensors = self.tensors(&format!("{DECODER_TENSOR_PREFIX}."));
-        let mut sorted: Vec<_> = tensors.into_iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        safetensors::serialize(sorted, None)
+    /// Candle or serialisation errors.
+    pub fn decoder_bytes(&self) -> Result<Vec<u8>, String> {
+        let tensors = self
+            .cpu_tensors(&format!("{DECODER_TENSOR_PREFIX}."))
+            .map_err(|e| e.to_string())?;
+        safetensors::serialize(tensors, None).map_err(|e| e.to_string())
     }
 }
 

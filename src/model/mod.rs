@@ -1,10 +1,12 @@
 //! The autoencoder: architecture, normalisation, training.
 
 mod autoencoder;
+mod device;
 mod normalise;
 pub mod train;
 
 pub use autoencoder::Autoencoder;
+pub use device::{CUDA_BUILT, DeviceChoice, SelectedDevice, select_device};
 pub use normalise::{ColumnStats, Normaliser};
 pub use train::{TrainConfig, TrainSummary, train};
 

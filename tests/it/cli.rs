@@ -247,3 +247,44 @@ fn compress_json_and_inspect_describe_the_compressed_file() {
         "{text}"
     );
 }
+
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn device_cuda_without_the_feature_is_an_error_and_auto_falls_back_to_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dy.parquet");
+    let input = data("cms_nanoaod_small_dy.root");
+    let args = |device: &'static str| {
+        vec![
+            "compress".to_owned(),
+            input.display().to_string(),
+            "-o".into(),
+            out.display().to_string(),
+            "--epochs".into(),
+            "1".into(),
+            "--latent".into(),
+            "1".into(),
+            "--device".into(),
+            device.into(),
+            "--json".into(),
+        ]
+    };
+    let run = |a: Vec<String>| baler(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let cuda = run(args("cuda"));
+    assert_eq!(cuda.status.code(), Some(1));
+    assert_eq!(
+        stderr(&cuda),
+        format!(
+            "error: failed to compress `{}`\n  caused by: this binary was built without CUDA support; rebuild with `cargo build --release --features cuda`, or pass `--device cpu`\n",
+            input.display()
+        )
+    );
+    assert!(!out.exists());
+    let auto = run(args("auto"));
+    assert!(auto.status.success(), "{}", stderr(&auto));
+    assert!(stderr(&auto).starts_with(
+        "note: training on the CPU: this binary was built without the `cuda` feature\n"
+    ));
+    let report: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
+    assert_eq!(report["training"]["device"], "cpu");
+}
