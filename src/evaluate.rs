@@ -111,14 +111,15 @@ impl TruncationErrors {
     }
 
     fn update(&mut self, array: &ArrayRef) {
+        let x = as_f64_values(array);
         for (keep, acc) in self.squared.iter_mut().enumerate() {
             *acc += truncated(array, keep as u32)
                 .iter()
-                .zip(as_f64_values(array))
+                .zip(&x)
                 .map(|(t, x)| (t - x) * (t - x))
                 .sum::<f64>();
         }
-        self.values += as_f64_values(array).iter().map(|x| x * x).sum::<f64>();
+        self.values += x.iter().map(|x| x * x).sum::<f64>();
     }
 
     /// The fewest bits whose relative RMS is at most `target`.
