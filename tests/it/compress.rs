@@ -20,13 +20,22 @@ use parquet::file::serialized_reader::SerializedFileReader;
 
 use crate::common::{baler, data, read_jets, read_parquet, stderr, write_table};
 
-fn options(epochs: usize) -> CompressOptions {
+/// Default options, trained for `epochs`.
+pub fn options(epochs: usize) -> CompressOptions {
     CompressOptions {
         train: TrainConfig {
             epochs,
             ..TrainConfig::default()
         },
         ..CompressOptions::default()
+    }
+}
+
+/// Options with `latent` latents, trained for `epochs`.
+pub fn options_with_latent(latent: usize, epochs: usize) -> CompressOptions {
+    CompressOptions {
+        latent: LatentSize::Fixed(latent),
+        ..options(epochs)
     }
 }
 

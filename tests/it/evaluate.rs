@@ -4,23 +4,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float32Array, UInt64Array};
-use baler_arrow::encode::{self, CompressOptions, LatentSize};
+use baler_arrow::encode;
 use baler_arrow::evaluate::{self, DEFAULT_PLOT_ROWS};
 use baler_arrow::ingest::ReadOptions;
-use baler_arrow::model::TrainConfig;
 use rand::{Rng, SeedableRng};
 
 use crate::common::{baler, data, stderr, write_table};
 
 fn compress(input: &Path, output: &Path, latent: usize, epochs: usize) {
-    let options = CompressOptions {
-        latent: LatentSize::Fixed(latent),
-        train: TrainConfig {
-            epochs,
-            ..TrainConfig::default()
-        },
-        ..CompressOptions::default()
-    };
+    let options = crate::compress::options_with_latent(latent, epochs);
     encode::compress(input, output, &ReadOptions::default(), &options).unwrap();
 }
 

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt64Array};
 use arrow::util::pretty::pretty_format_batches;
-use baler_arrow::encode::{self, CompressOptions, LatentSize};
+use baler_arrow::encode;
 use baler_arrow::ingest::ReadOptions;
-use baler_arrow::model::TrainConfig;
 use baler_arrow::progress::NoProgress;
 use baler_udfs::table::register_compressed;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
@@ -36,14 +35,7 @@ fn context() -> SessionContext {
 /// plus a plain per-event table (`weights.parquet`).
 fn files(dir: &Path) {
     let input = generated(dir, "jets.parquet", ROWS, 5);
-    let options = CompressOptions {
-        latent: LatentSize::Fixed(6),
-        train: TrainConfig {
-            epochs: 2,
-            ..TrainConfig::default()
-        },
-        ..CompressOptions::default()
-    };
+    let options = crate::compress::options_with_latent(6, 2);
     encode::compress(
         &input,
         &dir.join("jets.baler.parquet"),
@@ -235,14 +227,7 @@ fn unusable_compressed_files_are_clear_errors() {
     std::fs::create_dir(&mixed).unwrap();
     std::fs::copy(&good, mixed.join("a.parquet")).unwrap();
     let other_input = crate::compress::generated(dir.path(), "other.parquet", 3000, 9);
-    let options = CompressOptions {
-        latent: LatentSize::Fixed(6),
-        train: TrainConfig {
-            epochs: 1,
-            ..TrainConfig::default()
-        },
-        ..CompressOptions::default()
-    };
+    let options = crate::compress::options_with_latent(6, 1);
     encode::compress(
         &other_input,
         &mixed.join("b.parquet"),
