@@ -5,12 +5,9 @@
 //! uproot in the same run). The Parquet case reads generated jets written here.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use baler_arrow::convert::{lossless_properties, write_batches};
-use baler_arrow::generate::{generate, jet_schema};
+use baler_arrow::generate::write_parquet;
 use baler_arrow::ingest::{self, ReadOptions};
-use baler_arrow::progress::NoProgress;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// Reads every batch of `path`; returns the number of jets.
@@ -44,18 +41,7 @@ fn ingest(c: &mut Criterion) {
     }
     let dir = tempfile::tempdir().expect("temporary folder");
     let parquet = dir.path().join("jets.parquet");
-    let schema = jet_schema();
-    let props = lossless_properties(&schema, 3).expect("valid level");
-    let file = std::fs::File::create(&parquet).expect("writable");
-    write_batches(
-        file,
-        &parquet,
-        Arc::clone(&schema),
-        generate(200_000, 1, 65_536).map(Ok),
-        props,
-        &NoProgress,
-    )
-    .expect("written");
+    write_parquet(&parquet, 200_000, 1, true).expect("written");
     bench_file(c, "parquet_generated", &parquet);
 }
 

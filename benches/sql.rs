@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use baler_arrow::convert::{lossless_properties, write_batches};
 use baler_arrow::encode::{self, CompressOptions};
-use baler_arrow::generate::{DEFAULT_SEED, generate, jet_schema};
+use baler_arrow::generate::{DEFAULT_SEED, write_parquet};
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
-use baler_arrow::progress::NoProgress;
 use baler_arrow::sql;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datafusion::prelude::SessionContext;
@@ -32,18 +30,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary folder");
     let plain = dir.path().join("jets.parquet");
     let compressed = dir.path().join("jets.baler.parquet");
-    let schema = jet_schema();
-    let props = lossless_properties(&schema, 3).expect("valid level");
-    let file = std::fs::File::create(&plain).expect("writable");
-    write_batches(
-        file,
-        &plain,
-        schema,
-        generate(rows, DEFAULT_SEED, 65_536).map(Ok),
-        props,
-        &NoProgress,
-    )
-    .expect("written");
+    write_parquet(&plain, rows, DEFAULT_SEED, true).expect("written");
     // One epoch: the decoder costs the same whatever its training.
     let options = CompressOptions {
         train: TrainConfig {

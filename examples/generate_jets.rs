@@ -5,13 +5,8 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use baler_arrow::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties, write_batches};
-use baler_arrow::generate::{DEFAULT_SEED, generate, jet_schema};
-use baler_arrow::ingest::DEFAULT_BATCH_ROWS;
-use baler_arrow::output::AtomicFile;
-use baler_arrow::progress::NoProgress;
+use baler_arrow::generate::{DEFAULT_SEED, write_parquet};
 use clap::Parser;
 
 /// Generate synthetic jets to Parquet.
@@ -36,19 +31,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(dir) = args.output.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let schema = jet_schema();
-    let props = lossless_properties(&schema, DEFAULT_ZSTD_LEVEL)?;
-    let mut file = AtomicFile::create(&args.output, args.force)?;
-    let batches = generate(args.jets, args.seed, DEFAULT_BATCH_ROWS).map(Ok);
-    let rows = write_batches(
-        file.file(),
-        &args.output,
-        Arc::clone(&schema),
-        batches,
-        props,
-        &NoProgress,
-    )?;
-    file.commit()?;
+    let rows = write_parquet(&args.output, args.jets, args.seed, args.force)?;
     println!("wrote {rows} jets to `{}`", args.output.display());
     Ok(())
 }

@@ -9,12 +9,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baler_arrow::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties, write_batches};
 use baler_arrow::encode::{self, CompressOptions};
-use baler_arrow::generate::{DEFAULT_SEED, generate, jet_schema};
-use baler_arrow::ingest::{DEFAULT_BATCH_ROWS, ReadOptions};
+use baler_arrow::generate::{DEFAULT_SEED, write_parquet};
+use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
-use baler_arrow::progress::NoProgress;
 use baler_arrow::sql::{self, OutputFormat};
 use clap::Parser;
 
@@ -60,17 +58,7 @@ fn main() -> anyhow::Result<()> {
     let compressed = dir.join("jets.baler.parquet");
     let events = dir.join("events.parquet");
 
-    let schema = jet_schema();
-    let props = lossless_properties(&schema, DEFAULT_ZSTD_LEVEL)?;
-    let batches = generate(args.jets, DEFAULT_SEED, DEFAULT_BATCH_ROWS).map(Ok);
-    write_batches(
-        std::fs::File::create(&plain)?,
-        &plain,
-        schema,
-        batches,
-        props,
-        &NoProgress,
-    )?;
+    write_parquet(&plain, args.jets, DEFAULT_SEED, true)?;
     let options = CompressOptions {
         train: TrainConfig {
             epochs: args.epochs,

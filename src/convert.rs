@@ -106,6 +106,25 @@ pub fn write_batches<W: Write + Send>(
     Ok(rows)
 }
 
+/// Writes every batch to `output` as Parquet with `props`, under a temporary name renamed into
+/// place when complete (nothing is left behind on failure); returns the number of rows.
+///
+/// # Errors
+/// [`Error::Write`], [`Error::OutputExists`] without `force`, and the batches' own errors.
+pub fn write_file(
+    output: &Path,
+    schema: Arc<Schema>,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    props: WriterProperties,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    let mut file = AtomicFile::create(output, force)?;
+    let rows = write_batches(file.file(), output, schema, batches, props, progress)?;
+    file.commit()?;
+    Ok(rows)
+}
+
 /// Reads `input` (ROOT or Parquet) and writes its jets to `output` as lossless Parquet.
 ///
 /// The output is written under a temporary name and renamed when complete, so a failure
@@ -125,19 +144,18 @@ pub fn convert(
     let schema = reader.schema();
     let dropped = reader.dropped().to_vec();
     let props = lossless_properties(&schema, options.zstd_level)?;
-    let mut file = AtomicFile::create(output, options.force)?;
-    options.progress.start("convert", reader.total_rows());
-    let rows = write_batches(
-        file.file(),
+    let progress = options.progress.as_ref();
+    progress.start("convert", reader.total_rows());
+    let rows = write_file(
         output,
         schema.clone(),
         reader,
         props,
-        options.progress.as_ref(),
+        options.force,
+        progress,
     );
-    options.progress.finish();
+    progress.finish();
     let rows = rows?;
-    file.commit()?;
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     Ok(ConvertSummary {
         output: output.to_owned(),

@@ -218,6 +218,30 @@ fn to_batch(jets: &[(u64, Jet)]) -> RecordBatch {
     RecordBatch::try_new(jet_schema(), columns).expect("columns match the schema")
 }
 
+/// Writes `rows` generated jets to `path` as lossless Parquet (atomically); returns the rows.
+///
+/// # Errors
+/// Write failures, and [`crate::Error::OutputExists`] when `path` exists and `force` is off.
+pub fn write_parquet(
+    path: &std::path::Path,
+    rows: u64,
+    seed: u64,
+    force: bool,
+) -> crate::Result<u64> {
+    use crate::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties, write_file};
+    let schema = jet_schema();
+    let props = lossless_properties(&schema, DEFAULT_ZSTD_LEVEL)?;
+    let batches = generate(rows, seed, crate::ingest::DEFAULT_BATCH_ROWS).map(Ok);
+    write_file(
+        path,
+        schema,
+        batches,
+        props,
+        force,
+        &crate::progress::NoProgress,
+    )
+}
+
 /// `rows` jets in batches of at most `batch_rows`.
 pub fn generate(rows: u64, seed: u64, batch_rows: usize) -> impl Iterator<Item = RecordBatch> {
     let mut generator = JetGenerator::new(seed);

@@ -27,7 +27,7 @@ use parquet::file::metadata::KeyValue;
 use serde::Serialize;
 
 pub use self::scan::{Scan, scan};
-use crate::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties, write_batches};
+use crate::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties, write_file};
 use crate::error::{Error, Result};
 use crate::ingest::{self, DroppedColumn, ReadOptions};
 use crate::metrics::{Ratios, Sizes, VariableAccumulator, VariableMetrics};
@@ -635,12 +635,10 @@ pub fn decompress(
         codec.decode_batch(&b).map_err(codec_err)
     });
     let props = lossless_properties(&schema, DEFAULT_ZSTD_LEVEL)?;
-    let mut out = AtomicFile::create(output, force)?;
     progress.start("decompress", Some(total));
-    let rows = write_batches(out.file(), output, schema.clone(), batches, props, progress);
+    let rows = write_file(output, schema.clone(), batches, props, force, progress);
     progress.finish();
     let rows = rows?;
-    out.commit()?;
     Ok(DecompressSummary {
         output: output.to_owned(),
         rows,

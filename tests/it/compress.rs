@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, RecordBatch, UInt64Array};
 use arrow::datatypes::Float32Type;
-use baler_arrow::convert::{lossless_properties, write_batches};
 use baler_arrow::encode::{self, CompressOptions, CompressReport, LatentSize};
-use baler_arrow::generate::{generate, jet_schema};
+use baler_arrow::generate::write_parquet;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
 use baler_arrow::progress::NoProgress;
@@ -42,18 +41,7 @@ pub fn options_with_latent(latent: usize, epochs: usize) -> CompressOptions {
 /// Writes `rows` generated jets to `dir/name`.
 pub fn generated(dir: &Path, name: &str, rows: u64, seed: u64) -> PathBuf {
     let path = dir.join(name);
-    let schema = jet_schema();
-    let props = lossless_properties(&schema, 3).unwrap();
-    let file = std::fs::File::create(&path).unwrap();
-    write_batches(
-        file,
-        &path,
-        schema,
-        generate(rows, seed, 4096).map(Ok),
-        props,
-        &NoProgress,
-    )
-    .unwrap();
+    write_parquet(&path, rows, seed, true).unwrap();
     path
 }
 
