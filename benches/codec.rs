@@ -139,6 +139,7 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
                 max: normaliser.max[i],
                 transform: normaliser.transform[i],
             },
+            bound: None,
         })
         .collect();
     Header {
@@ -160,6 +161,7 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
             learning_rate: 0.0,
             seconds: 0.0,
         },
+        predictors: Vec::new(),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use baler_arrow::encode::{CompressOptions, LatentSize};
+use baler_arrow::encode::{CompressOptions, ErrorBounds, LatentSize, Method};
 use baler_arrow::ingest::{Layout, ReadOptions};
 use baler_arrow::model::{
     DeviceChoice, TrainConfig,
@@ -127,7 +127,8 @@ pub struct ModelArgs {
     #[arg(long, conflicts_with = "ratio")]
     pub latent: Option<usize>,
 
-    /// Target ratio of compressed columns to latents: latent = ceil(columns / R) [default: 3].
+    /// Target ratio of compressed columns to latents: latent = ceil(columns / R) [default: 3;
+    /// under `--error-bound`, the latent size is chosen on a sample].
     #[arg(long)]
     pub ratio: Option<f64>,
 
@@ -161,6 +162,31 @@ pub struct ModelArgs {
     pub device: DeviceArg,
 }
 
+/// `--method` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum MethodArg {
+    Ae,
+    Predict,
+    Residual,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Ae => Self::Ae,
+            MethodArg::Predict => Self::Predict,
+            MethodArg::Residual => Self::Residual,
+        }
+    }
+}
+
+/// `--latent-type` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LatentTypeArg {
+    Float16,
+    Float32,
+}
+
 /// `--device` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum DeviceArg {
@@ -182,9 +208,9 @@ impl From<DeviceArg> for DeviceChoice {
 impl From<&ModelArgs> for CompressOptions {
     fn from(a: &ModelArgs) -> Self {
         let latent = match (a.latent, a.ratio) {
-            (Some(k), _) => LatentSize::Fixed(k),
-            (None, Some(r)) => LatentSize::Ratio(r),
-            (None, None) => CompressOptions::default().latent,
+            (Some(k), _) => Some(LatentSize::Fixed(k)),
+            (None, Some(r)) => Some(LatentSize::Ratio(r)),
+            (None, None) => None,
         };
         CompressOptions {
             latent,
@@ -218,6 +244,23 @@ pub struct CompressArgs {
     /// Use this model (from `baler-arrow train`) instead of training one.
     #[arg(long, value_name = "MODEL.safetensors")]
     pub model: Option<PathBuf>,
+
+    /// Guaranteed error bounds, e.g. `pt=1e-2rel,eta=1e-3abs` or `all=1e-3rel`: every decoded
+    /// value then lies within its bound (`rel`: |x_rec − x| ≤ ε·|x|; `abs`: ≤ ε; `exact`).
+    /// Integer columns are exact. Repeatable.
+    #[arg(long, value_name = "COLUMN=BOUND,…")]
+    pub error_bound: Vec<ErrorBounds>,
+
+    /// Compression method: `ae` (autoencoder), `predict` (learned cross-column prediction) or
+    /// `residual` (constant prediction); the last two store columns without a bound exactly.
+    /// Default: `ae`, or under `--error-bound` whichever is smallest on a sample.
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+
+    /// Type of the latent columns; default Float32, or under `--error-bound` whichever is
+    /// smaller on a sample.
+    #[arg(long, value_enum)]
+    pub latent_type: Option<LatentTypeArg>,
 
     /// What to write when the autoencoder's file would be larger than lossless Parquet.
     #[arg(long, value_enum)]

@@ -7,11 +7,11 @@ use baler_arrow::convert::{ConvertOptions, convert};
 use baler_arrow::ingest::{self, DroppedColumn, ReadOptions};
 use baler_arrow::output::default_output;
 
-use baler_arrow::encode::{self, CompressOptions, CompressReport};
+use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds};
 
 use super::args::{
-    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs, SqlArgs,
-    TrainArgs,
+    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
+    LatentTypeArg, SqlArgs, TrainArgs,
 };
 use super::progress::Bar;
 
@@ -105,8 +105,18 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
         .output
         .clone()
         .unwrap_or_else(|| input.with_extension("baler.parquet"));
+    let bounds = (!args.error_bound.is_empty()).then(|| {
+        let mut all = ErrorBounds::default();
+        for b in &args.error_bound {
+            all.merge(b.clone());
+        }
+        all
+    });
     let options = CompressOptions {
         model: args.model.clone(),
+        bounds,
+        method: args.method.map(Into::into),
+        half_latents: args.latent_type.map(|t| matches!(t, LatentTypeArg::Float16)),
         force: args.force,
         fallback_lossless: args.fallback.is_some(),
         progress: Arc::new(Bar::new(quiet || args.json)),
@@ -134,7 +144,11 @@ fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
     baler_arrow::output::check_output(input, &args.output, args.force)?;
     let (fitted, scan) = encode::fit(input, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to train on `{}`", input.display()))?;
-    encode::model_file::save(&args.output, &fitted.model, &fitted.header, args.force)
+    let model = fitted
+        .model
+        .as_ref()
+        .context("training produced no autoencoder")?;
+    encode::model_file::save(&args.output, model, &fitted.header, args.force)
         .with_context(|| format!("failed to save the model to `{}`", args.output.display()))?;
     let t = &fitted.header.training;
     println!(
@@ -173,18 +187,51 @@ fn print_report(r: &CompressReport) {
             })
             .collect::<Vec<_>>(),
     );
-    println!(
-        "{} rows: {} columns -> {} latents ({} pass-through, {} constant); trained {} epochs on {} rows, loss {:.3e}",
-        r.rows,
-        r.decoded_columns,
-        r.latent,
-        r.pass_through.len(),
-        r.constant.len(),
-        r.training.epochs,
-        r.training.rows,
-        r.training.final_loss
-    );
+    if r.method == "ae" {
+        println!(
+            "{} rows: {} columns -> {} {} latents ({} pass-through, {} constant); trained {} epochs on {} rows, loss {:.3e}",
+            r.rows,
+            r.decoded_columns,
+            r.latent,
+            r.latent_type,
+            r.pass_through.len(),
+            r.constant.len(),
+            r.training.epochs,
+            r.training.rows,
+            r.training.final_loss
+        );
+    } else {
+        println!(
+            "{} rows: {} columns coded by method `{}` ({} pass-through, {} constant); predictors fitted on {} rows",
+            r.rows,
+            r.decoded_columns,
+            r.method,
+            r.pass_through.len(),
+            r.constant.len(),
+            r.training.rows,
+        );
+    }
+    for e in &r.estimates {
+        println!(
+            "  tried {} (latent {} {}): ~{} B",
+            e.method, e.latent, e.latent_type, e.bytes
+        );
+    }
+    if !r.bounds.is_empty() {
+        let b: Vec<_> = r.bounds.iter().map(|(c, b)| format!("{c} {b}")).collect();
+        println!("error bounds (guaranteed): {}", b.join(", "));
+    }
     print_metrics(&r.variables);
+    let p = &r.parts;
+    println!(
+        "parts: latents {} B ({:.1} bits/row), residuals {} B ({:.1} bits/row), pass-through {} B, footer {} B",
+        p.latent_bytes,
+        p.latent_bits_per_row,
+        p.residual_bytes,
+        p.residual_bits_per_row,
+        p.pass_through_bytes,
+        p.footer_bytes
+    );
     let s = &r.sizes;
     println!(
         "sizes: input {} B, output {} B (model included), lossless Parquet {} B",

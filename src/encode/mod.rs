@@ -7,6 +7,7 @@
 //! compare with).
 
 pub mod model_file;
+pub mod predict;
 mod scan;
 
 use std::io::Write;
@@ -17,9 +18,10 @@ use arrow::array::{ArrayRef, AsArray, Float32Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use baler_udfs::codec::Codec;
 use baler_udfs::format::{
-    ColumnSpec, FORMAT_VERSION, Footer, Header, LatentSpec, ModelSpec, Storage, TrainingSummary,
-    footer_entries, latent_name,
+    Bound, ColumnSpec, FORMAT_VERSION, Footer, Header, LatentSpec, METHOD_AE, METHOD_PREDICT,
+    ModelSpec, Storage, TrainingSummary, footer_entries, latent_name,
 };
+use baler_udfs::quantise::Quantiser;
 use candle_core::{Module, Tensor};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -79,10 +81,103 @@ impl LatentSize {
     }
 }
 
+/// How to compress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// The autoencoder: latent columns and a decoder (plus residuals under error bounds).
+    Ae,
+    /// Learned cross-column prediction: residual columns only.
+    Predict,
+    /// Residuals against a constant per column: the model-free baseline of `predict`.
+    Residual,
+}
+
+impl Method {
+    /// The name users type and reports show.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ae => "ae",
+            Self::Predict => "predict",
+            Self::Residual => "residual",
+        }
+    }
+}
+
+/// Error bounds per column (`pt=1e-2rel`), with `all` for the columns not named.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErrorBounds {
+    pub all: Option<Bound>,
+    pub columns: Vec<(String, Bound)>,
+}
+
+impl std::str::FromStr for ErrorBounds {
+    type Err = String;
+
+    /// `pt=1e-2rel,eta=1e-3abs,all=1e-3rel`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut bounds = Self::default();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (name, bound) = part.split_once('=').ok_or_else(|| {
+                format!("`{part}` is not `column=bound` (e.g. `pt=1e-2rel` or `all=1e-3rel`)")
+            })?;
+            bounds.add(name.trim(), bound.parse()?);
+        }
+        Ok(bounds)
+    }
+}
+
+impl ErrorBounds {
+    /// Every column under one bound.
+    pub fn all(bound: Bound) -> Self {
+        Self {
+            all: Some(bound),
+            columns: Vec::new(),
+        }
+    }
+
+    /// Adds a bound for `name` (`all` for the default); a later bound replaces an earlier one.
+    pub fn add(&mut self, name: &str, bound: Bound) {
+        if name == "all" {
+            self.all = Some(bound);
+        } else {
+            self.columns.retain(|(n, _)| n != name);
+            self.columns.push((name.to_owned(), bound));
+        }
+    }
+
+    /// Merges `other` into `self`, `other` winning.
+    pub fn merge(&mut self, other: Self) {
+        if let Some(all) = other.all {
+            self.all = Some(all);
+        }
+        for (n, b) in other.columns {
+            self.add(&n, b);
+        }
+    }
+
+    /// The bound of column `name`.
+    pub fn get(&self, name: &str) -> Option<Bound> {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| *b)
+            .or(self.all)
+    }
+}
+
 /// Options for [`compress`] and [`fit`].
 #[derive(Clone)]
 pub struct CompressOptions {
-    pub latent: LatentSize,
+    /// The latent size; `None`: [`DEFAULT_RATIO`], or chosen on a sample under error bounds.
+    pub latent: Option<LatentSize>,
+    /// Guaranteed error bounds; `None`: the autoencoder's output as it is.
+    pub bounds: Option<ErrorBounds>,
+    /// The method; `None`: the autoencoder, or under error bounds the smallest on a sample.
+    pub method: Option<Method>,
+    /// Latents as Float16 (`Some(true)`), Float32 (`Some(false)`), or chosen on a sample under
+    /// error bounds (`None`; Float32 without bounds).
+    pub half_latents: Option<bool>,
     pub hidden: Vec<usize>,
     pub train: TrainConfig,
     /// Columns stored losslessly as they are (besides `event`).
@@ -101,7 +196,10 @@ pub struct CompressOptions {
 impl Default for CompressOptions {
     fn default() -> Self {
         Self {
-            latent: LatentSize::Ratio(DEFAULT_RATIO),
+            latent: None,
+            bounds: None,
+            method: None,
+            half_latents: None,
             hidden: DEFAULT_HIDDEN.to_vec(),
             train: TrainConfig::default(),
             keep: Vec::new(),
@@ -117,14 +215,35 @@ impl Default for CompressOptions {
 
 /// A fitted model with the header that describes how it maps the input's columns.
 pub struct Fitted {
-    pub model: Autoencoder,
+    /// The autoencoder (method `ae`).
+    pub model: Option<Autoencoder>,
     pub header: Header,
+    /// The methods (or latent sizes) tried on a sample, with their estimated sizes.
+    pub estimates: Vec<Estimate>,
 }
+
+/// The estimated output size of one candidate, from encoding a sample.
+#[derive(Debug, Clone, Serialize)]
+pub struct Estimate {
+    pub method: String,
+    pub latent: usize,
+    pub latent_type: String,
+    /// Estimated bytes of latents, residuals and footer for the whole input.
+    pub bytes: u64,
+}
+
+/// Rows of the training sample used to estimate sizes.
+pub const ESTIMATE_ROWS: usize = 65_536;
+/// Rows used to train the candidate models when the latent size is chosen on a sample.
+pub const SEARCH_TRAIN_ROWS: usize = 32_768;
+/// Latent sizes tried under error bounds when `--latent` is not given.
+pub const SEARCH_LATENTS: [usize; 4] = [1, 2, 4, 8];
 
 /// Trains a model on `input` (first pass plus training).
 ///
 /// # Errors
-/// Read errors, bad values (see [`scan`]), an impossible latent size, candle errors.
+/// Read errors, bad values (see [`scan`]), an impossible latent size, bounds naming unknown
+/// columns, candle errors.
 pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Result<(Fitted, Scan)> {
     let progress = options.progress.as_ref();
     let scan = scan(
@@ -133,7 +252,118 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
         options.max_train_rows,
         progress,
     )?;
-    let columns = column_specs(&scan)?;
+    let fitted = fit_scan(input, &scan, options)?;
+    Ok((fitted, scan))
+}
+
+/// Fits the method the options ask for, or under error bounds without `--method` every
+/// method, keeping the smallest on a sample.
+fn fit_scan(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitted> {
+    if let Some(bounds) = &options.bounds {
+        for (name, _) in &bounds.columns {
+            if scan.schema.index_of(name).is_err() {
+                let names: Vec<_> = scan.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                return Err(Error::Column {
+                    path: input.to_owned(),
+                    column: name.clone(),
+                    message: format!(
+                        "`--error-bound` names a column the input lacks (columns: {})",
+                        names.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    let methods = match (options.method, &options.bounds) {
+        (Some(m), _) => vec![m],
+        (None, None) => vec![Method::Ae],
+        (None, Some(_)) => vec![Method::Predict, Method::Ae],
+    };
+    let mut best: Option<(u64, Fitted)> = None;
+    let mut estimates = Vec::new();
+    for method in methods {
+        let fitted = match method {
+            Method::Ae => fit_ae(input, scan, options)?,
+            Method::Predict | Method::Residual => {
+                fit_predict(input, scan, options, method == Method::Predict)?
+            }
+        };
+        let bytes = match fitted.estimates.iter().map(|e| e.bytes).min() {
+            Some(b) => b,
+            None if options.bounds.is_some() && options.method.is_none() => {
+                estimate(&fitted, scan)?
+            }
+            None => 0,
+        };
+        estimates.extend(fitted.estimates.iter().cloned());
+        if fitted.estimates.is_empty() && bytes > 0 {
+            estimates.push(Estimate {
+                method: method.name().into(),
+                latent: fitted.header.model.latent,
+                latent_type: fitted.header.latent.data_type.clone(),
+                bytes,
+            });
+        }
+        if best.as_ref().is_none_or(|(b, _)| bytes < *b) {
+            best = Some((bytes, fitted));
+        }
+    }
+    let (_, mut fitted) = best.expect("at least one method");
+    fitted.estimates = estimates;
+    Ok(fitted)
+}
+
+/// The varying columns' sample values, in header order.
+fn varying_sample(scan: &Scan, rows: usize) -> Vec<Vec<f64>> {
+    scan.candidates
+        .iter()
+        .filter(|c| !c.stats.is_constant())
+        .map(|c| c.sample[..rows.min(c.sample.len())].to_vec())
+        .collect()
+}
+
+/// Estimates the output size (latents, residuals, footer) by encoding part of the sample.
+fn estimate(fitted: &Fitted, scan: &Scan) -> Result<u64> {
+    let sample = varying_sample(scan, ESTIMATE_ROWS);
+    let rows = sample.first().map_or(0, Vec::len).max(1);
+    let footer = Footer {
+        header: fitted.header.clone(),
+        decoder: decoder_bytes(fitted, Path::new("<sample>"))?,
+    };
+    let encoder = Encoder::new(fitted, &footer, Path::new("<sample>"))?;
+    let inputs = encoder.model_inputs(&sample)?;
+    let schema = model_input_schema(&fitted.header);
+    let batch = RecordBatch::try_new(schema.clone(), inputs)?;
+    let mut writer = ArrowWriter::try_new(
+        ByteCounter::default(),
+        schema.clone(),
+        Some(lossless_properties(&schema, DEFAULT_ZSTD_LEVEL)?),
+    )
+    .map_err(|source| Error::Parquet {
+        path: "<sample>".into(),
+        source,
+    })?;
+    let parquet_err = |source| Error::Parquet {
+        path: "<sample>".into(),
+        source,
+    };
+    writer.write(&batch).map_err(parquet_err)?;
+    let bytes = writer.into_inner().map_err(parquet_err)?.0;
+    let footer_bytes: usize = footer_entries(&footer.header, &footer.decoder)
+        .map_err(|e| Error::Codec {
+            path: "<sample>".into(),
+            source: Box::new(e),
+        })?
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    Ok((bytes as f64 * scan.rows as f64 / rows as f64) as u64 + footer_bytes as u64)
+}
+
+/// The autoencoder: trained on the sample; under error bounds without `--latent`, the latent
+/// size (and Float16 or Float32 latents) that gives the smallest estimated output.
+fn fit_ae(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitted> {
+    let columns = column_specs(scan, Method::Ae, options.bounds.as_ref())?;
     let n = columns
         .iter()
         .filter(|c| matches!(c.storage, Storage::Decoded { .. }))
@@ -146,40 +376,123 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
             ),
         });
     }
+    let bounded = options.bounds.is_some();
+    let halves: Vec<bool> = match options.half_latents {
+        Some(h) => vec![h],
+        None if bounded => vec![true, false],
+        None => vec![false],
+    };
+    let mut estimates = Vec::new();
+    let latent = match options.latent {
+        Some(l) => l.resolve(n)?,
+        None if !bounded => LatentSize::Ratio(DEFAULT_RATIO).resolve(n)?,
+        None => {
+            let mut best: Option<(u64, usize)> = None;
+            for k in SEARCH_LATENTS.into_iter().filter(|&k| k < n) {
+                let fitted = train_ae(scan, &columns, k, false, options, SEARCH_TRAIN_ROWS)?;
+                for &half in &halves {
+                    let fitted = with_latent_type(&fitted, half);
+                    let bytes = estimate(&fitted, scan)?;
+                    estimates.push(Estimate {
+                        method: format!("ae (search, {SEARCH_TRAIN_ROWS} rows)"),
+                        latent: k,
+                        latent_type: fitted.header.latent.data_type.clone(),
+                        bytes,
+                    });
+                    if best.is_none_or(|(b, _)| bytes < b) {
+                        best = Some((bytes, k));
+                    }
+                }
+            }
+            best.map_or(1, |(_, k)| k)
+        }
+    };
+    let trained = train_ae(scan, &columns, latent, false, options, options.max_train_rows)?;
+    if halves.len() == 1 {
+        let mut fitted = with_latent_type(&trained, halves[0]);
+        fitted.estimates = estimates;
+        return Ok(fitted);
+    }
+    let mut best: Option<(u64, Fitted)> = None;
+    for half in halves {
+        let fitted = with_latent_type(&trained, half);
+        let bytes = estimate(&fitted, scan)?;
+        estimates.push(Estimate {
+            method: Method::Ae.name().into(),
+            latent,
+            latent_type: fitted.header.latent.data_type.clone(),
+            bytes,
+        });
+        if best.as_ref().is_none_or(|(b, _)| bytes < *b) {
+            best = Some((bytes, fitted));
+        }
+    }
+    let (_, mut fitted) = best.expect("one latent type at least");
+    fitted.estimates = estimates;
+    Ok(fitted)
+}
+
+/// `fitted` with Float16 (`half`) or Float32 latents.
+fn with_latent_type(fitted: &Fitted, half: bool) -> Fitted {
+    let mut header = fitted.header.clone();
+    header.latent.data_type = if half {
+        DataType::Float16
+    } else {
+        DataType::Float32
+    }
+    .to_string();
+    Fitted {
+        model: fitted.model.clone(),
+        header,
+        estimates: Vec::new(),
+    }
+}
+
+/// Trains an autoencoder with `k` latents on the first `rows` sample rows.
+fn train_ae(
+    scan: &Scan,
+    columns: &[ColumnSpec],
+    k: usize,
+    half: bool,
+    options: &CompressOptions,
+    rows: usize,
+) -> Result<Fitted> {
+    let n = columns
+        .iter()
+        .filter(|c| matches!(c.storage, Storage::Decoded { .. }))
+        .count();
     let spec = ModelSpec {
         outputs: n,
         hidden: options.hidden.clone(),
-        latent: options.latent.resolve(n)?,
+        latent: k,
         negative_slope: DEFAULT_NEGATIVE_SLOPE,
     };
     let selected = selected_device(options)?;
     let device = selected.device.clone();
     let model = Autoencoder::new(&spec, options.train.seed, &device)?;
-    let normaliser = normaliser(&columns);
-    let sample: Vec<Vec<f64>> = scan
-        .candidates
-        .iter()
-        .filter(|c| !c.stats.is_constant())
-        .map(|c| c.sample.clone())
-        .collect();
+    let normaliser = normaliser(columns);
+    let sample = varying_sample(scan, rows);
     let summary = train(
         &model,
         normaliser.normalise(&sample),
         &options.train,
         &device,
-        progress,
+        options.progress.as_ref(),
     )?;
-    let header = Header {
-        format: FORMAT_VERSION,
-        tool: format!("baler-arrow {}", env!("CARGO_PKG_VERSION")),
-        method: "ae".into(),
-        columns,
-        latent: LatentSpec {
+    let header = header(
+        METHOD_AE,
+        columns.to_vec(),
+        LatentSpec {
             columns: (0..spec.latent).map(latent_name).collect(),
-            data_type: DataType::Float32.to_string(),
+            data_type: if half {
+                DataType::Float16
+            } else {
+                DataType::Float32
+            }
+            .to_string(),
         },
-        model: spec,
-        training: TrainingSummary {
+        spec,
+        TrainingSummary {
             epochs: summary.epochs,
             final_loss: summary.final_loss,
             seed: options.train.seed,
@@ -188,8 +501,110 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
             learning_rate: summary.learning_rate,
             seconds: summary.seconds,
         },
-    };
-    Ok((Fitted { model, header }, scan))
+    );
+    Ok(Fitted {
+        model: Some(model),
+        header,
+        estimates: Vec::new(),
+    })
+}
+
+/// The header of a new file.
+fn header(
+    method: &str,
+    columns: Vec<ColumnSpec>,
+    latent: LatentSpec,
+    model: ModelSpec,
+    training: TrainingSummary,
+) -> Header {
+    Header {
+        format: FORMAT_VERSION,
+        tool: format!("baler-arrow {}", env!("CARGO_PKG_VERSION")),
+        method: method.into(),
+        columns,
+        latent,
+        model,
+        training,
+        predictors: Vec::new(),
+    }
+}
+
+/// Method `predict` (`learn`) or `residual`: predictors fitted on the sample.
+fn fit_predict(
+    input: &Path,
+    scan: &Scan,
+    options: &CompressOptions,
+    learn: bool,
+) -> Result<Fitted> {
+    let start = std::time::Instant::now();
+    let columns = column_specs(scan, Method::Predict, options.bounds.as_ref())?;
+    let sample = varying_sample(scan, predict::FIT_ROWS);
+    let varying: Vec<&ColumnSpec> = columns
+        .iter()
+        .filter(|c| matches!(c.storage, Storage::Predicted))
+        .collect();
+    if varying.is_empty() {
+        return Err(Error::Options {
+            message: format!(
+                "`{}` has no varying numeric columns outside `--keep` to predict",
+                input.display()
+            ),
+        });
+    }
+    let coded = varying
+        .iter()
+        .zip(&sample)
+        .map(|(c, values)| {
+            Ok(predict::Column {
+                name: &c.name,
+                quantiser: Quantiser::new(
+                    &c.name,
+                    c.bound.expect("predicted columns have bounds"),
+                    &c.arrow_type().map_err(bound_err(input))?,
+                )
+                .map_err(bound_err(input))?,
+                values,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let predictors = predict::fit(&coded, learn)?;
+    let mut header = header(
+        METHOD_PREDICT,
+        columns.clone(),
+        LatentSpec {
+            columns: Vec::new(),
+            data_type: DataType::Float32.to_string(),
+        },
+        ModelSpec {
+            outputs: varying.len(),
+            hidden: Vec::new(),
+            latent: 0,
+            negative_slope: DEFAULT_NEGATIVE_SLOPE,
+        },
+        TrainingSummary {
+            epochs: 0,
+            final_loss: 0.0,
+            seed: options.train.seed,
+            device: "cpu".into(),
+            rows: sample.first().map_or(0, |s| s.len().min(predict::FIT_ROWS)) as u64,
+            learning_rate: 0.0,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    );
+    header.predictors = predictors;
+    Ok(Fitted {
+        model: None,
+        header,
+        estimates: Vec::new(),
+    })
+}
+
+/// Wraps a decode-side error about `input`.
+fn bound_err(input: &Path) -> impl Fn(baler_udfs::Error) -> Error + '_ {
+    move |source| Error::Codec {
+        path: input.to_owned(),
+        source: Box::new(source),
+    }
 }
 
 /// The device the options ask for; a fallback is reported as a note.
@@ -201,21 +616,37 @@ fn selected_device(options: &CompressOptions) -> Result<SelectedDevice> {
     Ok(selected)
 }
 
-/// The original columns in order: pass-through, constant, or decoded with their range.
-fn column_specs(scan: &Scan) -> Result<Vec<ColumnSpec>> {
+/// The original columns in order: pass-through, constant, or decoded (`ae`, with their range)
+/// or predicted; with error bounds, each varying column's bound (method `predict` stores the
+/// columns without one exactly).
+fn column_specs(
+    scan: &Scan,
+    method: Method,
+    bounds: Option<&ErrorBounds>,
+) -> Result<Vec<ColumnSpec>> {
     let mut next = 0;
     scan.schema
         .fields()
         .iter()
         .enumerate()
         .map(|(i, field)| {
+            let mut bound = None;
             let storage = match scan.candidates.iter().find(|c| c.index == i) {
                 None => Storage::PassThrough,
                 Some(c) if c.stats.is_constant() => Storage::Constant {
                     value: c.first.clone().unwrap_or_default(),
                 },
+                Some(_) if method != Method::Ae => {
+                    bound = Some(
+                        bounds
+                            .and_then(|b| b.get(field.name()))
+                            .unwrap_or(Bound::Exact),
+                    );
+                    Storage::Predicted
+                }
                 Some(c) => {
                     next += 1;
+                    bound = bounds.and_then(|b| b.get(field.name()));
                     let transform = c.stats.transform(field.data_type().is_floating());
                     Storage::Decoded {
                         index: next - 1,
@@ -225,10 +656,19 @@ fn column_specs(scan: &Scan) -> Result<Vec<ColumnSpec>> {
                     }
                 }
             };
+            // Integer columns are always exact under a bound.
+            let bound = bound.map(|b| {
+                if field.data_type().is_floating() {
+                    b
+                } else {
+                    Bound::Exact
+                }
+            });
             Ok(ColumnSpec {
                 name: field.name().clone(),
                 data_type: field.data_type().to_string(),
                 storage,
+                bound,
             })
         })
         .collect()
@@ -252,6 +692,87 @@ fn normaliser(columns: &[ColumnSpec]) -> Normaliser {
     Normaliser::new(ranges.into_iter().map(|(_, r)| r))
 }
 
+/// The decoder's safetensors bytes (empty for method `predict`).
+fn decoder_bytes(fitted: &Fitted, output: &Path) -> Result<Vec<u8>> {
+    match &fitted.model {
+        None => Ok(Vec::new()),
+        Some(model) => model.decoder_bytes().map_err(|message| Error::ModelFile {
+            path: output.to_owned(),
+            message,
+        }),
+    }
+}
+
+/// Turns original rows into stored model inputs: latents from the encoder, then residuals.
+struct Encoder<'a> {
+    fitted: &'a Fitted,
+    codec: Codec,
+    normaliser: Normaliser,
+    half: bool,
+}
+
+impl<'a> Encoder<'a> {
+    fn new(fitted: &'a Fitted, footer: &Footer, output: &Path) -> Result<Self> {
+        let codec = Codec::try_new(footer).map_err(|source| Error::Codec {
+            path: output.to_owned(),
+            source: Box::new(source),
+        })?;
+        Ok(Self {
+            fitted,
+            codec,
+            normaliser: normaliser(&fitted.header.columns),
+            half: fitted.header.latent.data_type == DataType::Float16.to_string(),
+        })
+    }
+
+    /// The model inputs ([`Header::model_inputs`] order) for the varying columns' values.
+    fn model_inputs(&self, originals: &[Vec<f64>]) -> Result<Vec<ArrayRef>> {
+        let rows = originals.first().map_or(0, Vec::len);
+        let mut latents: Vec<ArrayRef> = Vec::new();
+        if let Some(model) = &self.fitted.model {
+            let x = Tensor::from_vec(
+                self.normaliser.normalise(originals),
+                (rows, originals.len()),
+                model.device(),
+            )?;
+            let z = model.encoder.forward(&x)?;
+            let k = z.dim(1)?;
+            let z = z.flatten_all()?.to_vec1::<f32>()?;
+            for j in 0..k {
+                let a: ArrayRef = Arc::new(Float32Array::from_iter_values(
+                    (0..rows).map(|r| z[r * k + j]),
+                ));
+                latents.push(if self.half {
+                    arrow::compute::cast(&a, &DataType::Float16)?
+                } else {
+                    a
+                });
+            }
+        }
+        let refs: Vec<&ArrayRef> = latents.iter().collect();
+        let (residuals, _) = self
+            .codec
+            .encode_residuals(&refs, originals)
+            .map_err(|source| Error::Codec {
+                path: "<input>".into(),
+                source: Box::new(source),
+            })?;
+        latents.extend(residuals);
+        Ok(latents)
+    }
+}
+
+/// The schema of the model inputs.
+fn model_input_schema(header: &Header) -> SchemaRef {
+    Arc::new(Schema::new(
+        header
+            .model_inputs()
+            .into_iter()
+            .map(|(n, t)| Field::new(n, t, false))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// What [`compress`] wrote and how well it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompressReport {
@@ -265,7 +786,17 @@ pub struct CompressReport {
     pub training: TrainingSummary,
     pub variables: Vec<VariableMetrics>,
     pub sizes: Sizes,
+    /// Bytes of each part of the output file.
+    pub parts: Parts,
     pub ratios: Ratios,
+    /// The method written: `ae` or `predict` (`residual` is `predict` without features).
+    pub method: String,
+    /// The latents' type (`Float32`, `Float16`; none for `predict`).
+    pub latent_type: String,
+    /// Each bounded column's guaranteed bound.
+    pub bounds: Vec<(String, String)>,
+    /// Candidates tried on a sample, with their estimated sizes.
+    pub estimates: Vec<Estimate>,
     /// What the output holds: `"ae"`, or `"lossless"` after a fallback.
     pub written: String,
     /// Set when the autoencoder's file is larger than lossless Parquet.
@@ -323,7 +854,20 @@ fn load_fitting(
     read: &ReadOptions,
     options: &CompressOptions,
 ) -> Result<Fitted> {
-    let (model, header) = model_file::load(path, &selected_device(options)?.device)?;
+    let (model, mut header) = model_file::load(path, &selected_device(options)?.device)?;
+    if let Some(bounds) = &options.bounds {
+        for c in &mut header.columns {
+            if matches!(c.storage, Storage::Decoded { .. }) {
+                c.bound = bounds.get(&c.name).map(|b| {
+                    if c.data_type.starts_with("Float") {
+                        b
+                    } else {
+                        Bound::Exact
+                    }
+                });
+            }
+        }
+    }
     let progress = options.progress.as_ref();
     let mut keep: Vec<String> = header
         .columns
@@ -374,7 +918,11 @@ fn load_fitting(
             )));
         }
     }
-    Ok(Fitted { model, header })
+    Ok(Fitted {
+        model: Some(model),
+        header,
+        estimates: Vec::new(),
+    })
 }
 
 /// A `Write` that only counts bytes: the size of the lossless baseline.
@@ -392,6 +940,56 @@ impl Write for ByteCounter {
     }
 }
 
+/// Bytes of each part of a compressed file (compressed column chunks, and the rest).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Parts {
+    pub pass_through_bytes: u64,
+    pub latent_bytes: u64,
+    pub residual_bytes: u64,
+    /// Everything else: the footer (header, decoder), page and file metadata.
+    pub footer_bytes: u64,
+    /// Per row: bits of latents and of residuals.
+    pub latent_bits_per_row: f64,
+    pub residual_bits_per_row: f64,
+}
+
+impl Parts {
+    /// Reads the parts of a written file from its Parquet metadata.
+    fn of(path: &Path, rows: u64) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|source| Error::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&file)
+            .map_err(|source| Error::Parquet {
+                path: path.to_owned(),
+                source,
+            })?;
+        let mut parts = Self::default();
+        for group in metadata.row_groups() {
+            for column in group.columns() {
+                let name = column.column_path().string();
+                let bytes = column.compressed_size() as u64;
+                if name.starts_with(baler_udfs::format::LATENT_PREFIX) {
+                    parts.latent_bytes += bytes;
+                } else if name.starts_with(baler_udfs::format::RESIDUAL_PREFIX) {
+                    parts.residual_bytes += bytes;
+                } else {
+                    parts.pass_through_bytes += bytes;
+                }
+            }
+        }
+        parts.footer_bytes =
+            size.saturating_sub(parts.pass_through_bytes + parts.latent_bytes + parts.residual_bytes);
+        let per_row = |b: u64| 8.0 * b as f64 / rows.max(1) as f64;
+        parts.latent_bits_per_row = per_row(parts.latent_bytes);
+        parts.residual_bits_per_row = per_row(parts.residual_bytes);
+        Ok(parts)
+    }
+}
+
 /// The second pass: encode every batch, write it, decode it back, measure.
 fn encode(
     reader: ingest::JetReader,
@@ -402,32 +1000,23 @@ fn encode(
     let input = reader.path().to_owned();
     let in_schema = reader.schema();
     let header = &fitted.header;
-    let decoder = fitted
-        .model
-        .decoder_bytes()
-        .map_err(|message| Error::ModelFile {
-            path: output.to_owned(),
-            message,
-        })?;
     let codec_err = |source| Error::Codec {
         path: output.to_owned(),
         source: Box::new(source),
     };
     let footer = Footer {
         header: header.clone(),
-        decoder,
+        decoder: decoder_bytes(fitted, output)?,
     };
+    let encoder = Encoder::new(fitted, &footer, output)?;
     let codec = Codec::try_new(&footer).map_err(codec_err)?;
     let entries = footer_entries(header, &footer.decoder).map_err(codec_err)?;
     let out_schema = stored_schema(&in_schema, header);
-    let decoded: Vec<(usize, String)> = header
-        .columns
+    let varying: Vec<(usize, String)> = codec
+        .varying_columns()
         .iter()
-        .enumerate()
-        .filter(|(_, c)| matches!(c.storage, Storage::Decoded { .. }))
-        .map(|(i, c)| (i, c.name.clone()))
+        .map(|&i| (i, header.columns[i].name.clone()))
         .collect();
-    let normaliser = normaliser(&header.columns);
     let parquet_err = |source| Error::Parquet {
         path: output.to_owned(),
         source,
@@ -442,17 +1031,33 @@ fn encode(
         Some(lossless_properties(&in_schema, DEFAULT_ZSTD_LEVEL)?),
     )
     .map_err(parquet_err)?;
-    let mut metrics = vec![VariableAccumulator::default(); decoded.len()];
+    let mut metrics = vec![VariableAccumulator::default(); varying.len()];
     let mut rows = 0u64;
     let progress = options.progress.as_ref();
     progress.start("compress", reader.total_rows());
     for batch in reader {
         let batch = batch?;
-        let stored = encode_batch(&batch, &fitted.model, &normaliser, &decoded, &out_schema)?;
+        let originals = varying
+            .iter()
+            .map(|(i, _)| {
+                Ok(scan::as_f64(batch.column(*i))?
+                    .as_primitive::<Float64Type>()
+                    .values()
+                    .to_vec())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut arrays: Vec<ArrayRef> = header
+            .columns
+            .iter()
+            .filter(|c| matches!(c.storage, Storage::PassThrough))
+            .map(|c| batch.column_by_name(&c.name).expect("pass-through column").clone())
+            .collect();
+        arrays.extend(encoder.model_inputs(&originals)?);
+        let stored = RecordBatch::try_new(out_schema.clone(), arrays)?;
         writer.write(&stored).map_err(parquet_err)?;
         lossless.write(&batch).map_err(parquet_err)?;
         let rebuilt = codec.decode_batch(&stored).map_err(codec_err)?;
-        measure(&mut metrics, &decoded, &batch, &rebuilt)?;
+        measure(&mut metrics, &varying, &batch, &rebuilt)?;
         rows += batch.num_rows() as u64;
         progress.advance(batch.num_rows() as u64);
     }
@@ -463,7 +1068,7 @@ fn encode(
     writer.close().map_err(parquet_err)?;
     let lossless_bytes = lossless.into_inner().map_err(parquet_err)?.0;
     file.commit()?;
-    let raw_width: usize = decoded
+    let raw_width: usize = varying
         .iter()
         .map(|(i, _)| {
             in_schema
@@ -473,12 +1078,13 @@ fn encode(
                 .unwrap_or(1)
         })
         .sum();
+    let latent_width = if encoder.half { 2 } else { 4 };
     let sizes = Sizes {
         input_bytes: std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0),
         output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
         lossless_bytes,
         raw_bytes: rows * raw_width as u64,
-        latent_bytes: rows * header.model.latent as u64 * 4,
+        latent_bytes: rows * header.model.latent as u64 * latent_width,
     };
     let names_with = |pred: fn(&Storage) -> bool| {
         header
@@ -488,23 +1094,40 @@ fn encode(
             .map(|c| c.name.clone())
             .collect()
     };
+    let method = match (header.method.as_str(), header.predictors.iter().all(|p| p.features.is_empty())) {
+        (METHOD_PREDICT, true) => Method::Residual.name(),
+        (m, _) => m,
+    };
     Ok(CompressReport {
         output: output.to_owned(),
         rows,
         latent: header.model.latent,
-        decoded_columns: decoded.len(),
+        decoded_columns: varying.len(),
         pass_through: names_with(|s| matches!(s, Storage::PassThrough)),
         constant: names_with(|s| matches!(s, Storage::Constant { .. })),
         dropped: Vec::new(),
         training: header.training.clone(),
         variables: metrics
             .iter()
-            .zip(&decoded)
+            .zip(&varying)
             .map(|(m, (_, name))| m.finish(name))
             .collect(),
+        parts: Parts::of(output, rows)?,
         ratios: Ratios::from(&sizes),
         sizes,
-        written: "ae".into(),
+        method: method.into(),
+        latent_type: if header.model.latent > 0 {
+            header.latent.data_type.clone()
+        } else {
+            String::new()
+        },
+        bounds: header
+            .columns
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.bound?.to_string())))
+            .collect(),
+        estimates: fitted.estimates.clone(),
+        written: header.method.clone(),
         warning: None,
     })
 }
@@ -525,7 +1148,7 @@ fn measure(
     Ok(())
 }
 
-/// The stored columns: pass-through columns in input order, then the latents.
+/// The stored columns: pass-through columns in input order, then the model inputs.
 fn stored_schema(input: &Schema, header: &Header) -> SchemaRef {
     let pass = header
         .columns
@@ -537,57 +1160,11 @@ fn stored_schema(input: &Schema, header: &Header) -> SchemaRef {
                 .expect("pass-through column is in the input")
                 .clone()
         });
-    let latents = header
-        .latent
-        .columns
-        .iter()
-        .map(|n| Field::new(n, DataType::Float32, false));
-    Arc::new(Schema::new(pass.chain(latents).collect::<Vec<_>>()))
-}
-
-/// Normalises the decoded columns of `batch`, encodes them, and returns the stored batch.
-fn encode_batch(
-    batch: &RecordBatch,
-    model: &Autoencoder,
-    normaliser: &Normaliser,
-    decoded: &[(usize, String)],
-    out_schema: &SchemaRef,
-) -> Result<RecordBatch> {
-    let rows = batch.num_rows();
-    let columns = decoded
-        .iter()
-        .map(|(i, _)| {
-            Ok(scan::as_f64(batch.column(*i))?
-                .as_primitive::<Float64Type>()
-                .values()
-                .to_vec())
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let x = Tensor::from_vec(
-        normaliser.normalise(&columns),
-        (rows, decoded.len()),
-        model.device(),
-    )?;
-    let z = model.encoder.forward(&x)?;
-    let k = z.dim(1)?;
-    let z = z.flatten_all()?.to_vec1::<f32>()?;
-    let mut arrays: Vec<ArrayRef> = out_schema
-        .fields()
-        .iter()
-        .take(out_schema.fields().len() - k)
-        .map(|f| {
-            batch
-                .column_by_name(f.name())
-                .expect("pass-through column")
-                .clone()
-        })
-        .collect();
-    arrays.extend((0..k).map(|j| {
-        Arc::new(Float32Array::from_iter_values(
-            (0..rows).map(|r| z[r * k + j]),
-        )) as ArrayRef
-    }));
-    Ok(RecordBatch::try_new(out_schema.clone(), arrays)?)
+    let inputs = model_input_schema(header);
+    Arc::new(Schema::new(
+        pass.chain(inputs.fields().iter().map(|f| f.as_ref().clone()))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// What [`decompress`] wrote.

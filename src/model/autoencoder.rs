@@ -13,7 +13,8 @@ use rand_distr::{Distribution, Normal, Uniform};
 /// Tensor name prefix of the encoder.
 pub const ENCODER_TENSOR_PREFIX: &str = "encoder";
 
-/// Encoder and decoder, with their weights in a [`VarMap`] for training.
+/// Encoder and decoder, with their weights in a [`VarMap`] for training (a clone shares them).
+#[derive(Clone)]
 pub struct Autoencoder {
     pub spec: ModelSpec,
     pub encoder: Dense,

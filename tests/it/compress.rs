@@ -33,7 +33,7 @@ pub fn options(epochs: usize) -> CompressOptions {
 /// Options with `latent` latents, trained for `epochs`.
 pub fn options_with_latent(latent: usize, epochs: usize) -> CompressOptions {
     CompressOptions {
-        latent: LatentSize::Fixed(latent),
+        latent: Some(LatentSize::Fixed(latent)),
         ..options(epochs)
     }
 }
@@ -157,7 +157,7 @@ fn generated_jets_reconstruct_within_a_stated_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = generated(dir.path(), "jets.parquet", 8_000, 3);
     let mut opts = CompressOptions {
-        latent: LatentSize::Ratio(2.0),
+        latent: Some(LatentSize::Ratio(2.0)),
         ..options(40)
     };
     opts.train.batch_size = 64;
@@ -227,7 +227,7 @@ fn the_same_seed_gives_the_same_file() {
     let c = dir.path().join("c.parquet");
     let read = ReadOptions::default();
     let tiny = CompressOptions {
-        latent: LatentSize::Fixed(1),
+        latent: Some(LatentSize::Fixed(1)),
         ..options(3)
     };
     encode::compress(&input, &a, &read, &tiny).unwrap();
@@ -316,7 +316,7 @@ fn bad_inputs_give_clear_errors_and_no_file() {
     );
     let keep = CompressOptions {
         keep: vec!["x".into()],
-        latent: LatentSize::Fixed(1),
+        latent: Some(LatentSize::Fixed(1)),
         ..options(1)
     };
     let (report, _, decoded) = round_trip(&nan, &keep);
@@ -328,7 +328,7 @@ fn bad_inputs_give_clear_errors_and_no_file() {
             &nan,
             &CompressOptions {
                 keep: vec!["x".into()],
-                latent: LatentSize::Fixed(2),
+                latent: Some(LatentSize::Fixed(2)),
                 ..options(1)
             }
         ),
@@ -399,7 +399,7 @@ fn decompress_refuses_unknown_versions_bad_checksums_and_plain_files() {
         &good,
         &ReadOptions::default(),
         &CompressOptions {
-            latent: LatentSize::Fixed(1),
+            latent: Some(LatentSize::Fixed(1)),
             ..options(1)
         },
     )

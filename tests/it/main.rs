@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
+mod bounds;
 mod cli;
 mod common;
 mod compress;

@@ -4,43 +4,113 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Float32Type, Schema, SchemaRef};
-use candle_core::{Device, Module, Tensor};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, PrimitiveArray, RecordBatch, StringArray,
+};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Float16Type, Float32Type, Int64Type, Schema, SchemaRef,
+};
 use parquet::file::metadata::ParquetMetaData;
 
-use crate::decoder::Decoder;
+use crate::decoder::decoder_widths;
 use crate::error::{Error, Result};
-use crate::format::{Footer, Header, Storage};
+use crate::exact::ExactDense;
+use crate::format::{
+    DECODER_TENSOR_PREFIX, Domain, Footer, Header, METHOD_PREDICT, Predictor, Storage,
+};
+use crate::quantise::Quantiser;
 
-/// A compressed file's header and decoder, ready to decode its batches.
+/// A compressed file's header and model, ready to decode (and encode) its batches.
+///
+/// All predictions are computed bit-exactly ([`crate::exact`]), so the residuals written at
+/// compression time decode to the same values on any machine.
 #[derive(Debug, Clone)]
 pub struct Codec {
     header: Header,
-    decoder: Decoder,
+    /// The decoder (method `ae`).
+    decoder: Option<ExactDense>,
     schema: SchemaRef,
-    device: Device,
+    /// Header indices of the decoded or predicted columns.
+    varying: Vec<usize>,
+    /// The quantiser of each header column with a bound.
+    quantisers: Vec<Option<Quantiser>>,
+    /// Method `predict`: for each predictor, the `varying` position of its column and of each
+    /// feature's column.
+    plan: Vec<(usize, Vec<usize>)>,
+}
+
+/// Where the residuals come from: the stored columns (decoding), or the original values
+/// (encoding, which computes them).
+enum Residuals<'a> {
+    Stored(Vec<&'a [i64]>),
+    Encode(&'a [Vec<f64>]),
 }
 
 impl Codec {
-    /// Builds the codec from a checked footer, decoding on the CPU.
+    /// Builds the codec from a checked footer.
     ///
     /// # Errors
-    /// [`Error::Decoder`] if the weights do not fit the header's model.
+    /// [`Error::Header`] or [`Error::Decoder`] if the weights do not fit the header's model,
+    /// [`Error::Bound`] for a bound on a column type that cannot have one.
     pub fn try_new(footer: &Footer) -> Result<Self> {
-        let device = Device::Cpu;
-        let decoder = Decoder::from_safetensors(&footer.header.model, &footer.decoder, &device)?;
-        let fields = footer
-            .header
+        let header = &footer.header;
+        let decoder = if header.method == METHOD_PREDICT {
+            None
+        } else {
+            Some(ExactDense::from_safetensors(
+                &footer.decoder,
+                DECODER_TENSOR_PREFIX,
+                &decoder_widths(&header.model),
+                header.model.negative_slope,
+            )?)
+        };
+        let fields = header
             .columns
             .iter()
             .map(|c| Ok(Field::new(&c.name, c.arrow_type()?, true)))
             .collect::<Result<Vec<_>>>()?;
+        let quantisers = header
+            .columns
+            .iter()
+            .map(|c| {
+                c.bound
+                    .map(|b| Quantiser::new(&c.name, b, &c.arrow_type()?))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let varying: Vec<usize> = header
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.storage, Storage::Decoded { .. } | Storage::Predicted))
+            .map(|(i, _)| i)
+            .collect();
+        let position = |name: &str| {
+            varying
+                .iter()
+                .position(|&i| header.columns[i].name == name)
+                .ok_or_else(|| Error::Header(format!("`{name}` is not a predicted column")))
+        };
+        let plan = header
+            .predictors
+            .iter()
+            .map(|p: &Predictor| {
+                Ok((
+                    position(&p.column)?,
+                    p.features
+                        .iter()
+                        .map(|f| position(&f.column))
+                        .collect::<Result<_>>()?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            header: footer.header.clone(),
+            header: header.clone(),
             decoder,
             schema: Arc::new(Schema::new(fields)),
-            device,
+            varying,
+            quantisers,
+            plan,
         })
     }
 
@@ -80,41 +150,171 @@ impl Codec {
         self.schema.clone()
     }
 
-    /// Runs the decoder on latents given column by column; returns the normalised outputs,
-    /// row-major (`rows × outputs`).
-    ///
-    /// # Errors
-    /// [`Error::ColumnType`] unless every latent is Float32, and decoder errors.
-    pub fn decode_normalised(&self, latents: &[&ArrayRef]) -> Result<Vec<f32>> {
-        let rows = latents.first().map_or(0, |a| a.len());
-        let k = latents.len();
-        let mut z = vec![0f32; rows * k];
-        for (j, (name, array)) in self.header.latent.columns.iter().zip(latents).enumerate() {
-            let values =
-                array
-                    .as_primitive_opt::<Float32Type>()
-                    .ok_or_else(|| Error::ColumnType {
-                        column: name.clone(),
-                        expected: "Float32".into(),
-                        found: array.data_type().to_string(),
-                    })?;
-            for (r, v) in values.values().iter().enumerate() {
-                z[r * k + j] = *v;
-            }
-        }
-        let z = Tensor::from_vec(z, (rows, k), &self.device)?;
-        Ok(self.decoder.forward(&z)?.flatten_all()?.to_vec1::<f32>()?)
+    /// Header indices of the decoded or predicted columns, in header order.
+    pub fn varying_columns(&self) -> &[usize] {
+        &self.varying
     }
 
-    /// Decodes the columns the model stands for (decoded and constant columns, in header
-    /// order) from the latent columns, one forward pass for all of them.
+    /// Decodes the columns the model stands for (decoded, predicted and constant columns, in
+    /// header order) from the model inputs ([`Header::model_inputs`]: latents, then
+    /// residuals), one decoder pass for all of them.
     ///
     /// # Errors
-    /// [`Error::ColumnType`] unless every latent is Float32, and decoder errors.
-    pub fn decode_model_columns(&self, latents: &[&ArrayRef]) -> Result<Vec<ArrayRef>> {
-        let rows = latents.first().map_or(0, |a| a.len());
-        let outputs = self.header.model.outputs;
-        let y = self.decode_normalised(latents)?;
+    /// [`Error::ColumnType`] for inputs of the wrong type, and decoder errors.
+    pub fn decode_model_columns(&self, inputs: &[&ArrayRef]) -> Result<Vec<ArrayRef>> {
+        let k = self.header.latent.columns.len();
+        let rows = inputs.first().map_or(0, |a| a.len());
+        let names = self.header.model_inputs();
+        let residuals = inputs[k.min(inputs.len())..]
+            .iter()
+            .zip(&names[k..])
+            .map(|(a, (name, _))| Ok(values::<Int64Type>(a, name)?.values().as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let (recs, _) = self.reconstruct(&inputs[..k.min(inputs.len())], rows, Residuals::Stored(residuals))?;
+        self.typed(recs, rows)
+    }
+
+    /// Encoding: the residual columns (Int64, in [`Header::model_inputs`] order) for the
+    /// original values of the varying columns (`originals[i]` for [`Codec::varying_columns`]
+    /// `[i]`), given the latents; and the values decoding will give, as `f64`.
+    ///
+    /// # Errors
+    /// [`Error::Bound`] for a value no grid point can hold, and decoder errors.
+    pub fn encode_residuals(
+        &self,
+        latents: &[&ArrayRef],
+        originals: &[Vec<f64>],
+    ) -> Result<(Vec<ArrayRef>, Vec<Vec<f64>>)> {
+        let rows = originals.first().map_or(0, Vec::len);
+        let (recs, residuals) = self.reconstruct(latents, rows, Residuals::Encode(originals))?;
+        let arrays = residuals
+            .into_iter()
+            .map(|r| Arc::new(Int64Array::from(r)) as ArrayRef)
+            .collect();
+        Ok((arrays, recs))
+    }
+
+    /// The decoded values of the varying columns (as `f64`), and the residuals computed when
+    /// encoding (in bounded-column order).
+    fn reconstruct(
+        &self,
+        latents: &[&ArrayRef],
+        rows: usize,
+        residuals: Residuals,
+    ) -> Result<(Vec<Vec<f64>>, Vec<Vec<i64>>)> {
+        let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.varying.len()];
+        let mut computed: Vec<Vec<i64>> = vec![Vec::new(); self.varying.len()];
+        // The bounded-column order of each varying column's residual.
+        let mut slot = Vec::with_capacity(self.varying.len());
+        let mut next = 0;
+        for &i in &self.varying {
+            slot.push(self.quantisers[i].map(|_| {
+                next += 1;
+                next - 1
+            }));
+        }
+        let mut finish = |v: usize, predicted: Vec<Prediction>| -> Result<Vec<f64>> {
+            let column = &self.header.columns[self.varying[v]];
+            let Some(q) = &self.quantisers[self.varying[v]] else {
+                return Ok(predicted.iter().map(|p| p.value).collect());
+            };
+            let k_hat = predicted.iter().map(|p| match p.domain {
+                Domain::Value => q.index_of_value(p.value),
+                Domain::Grid => q.index_of_coordinate(p.value),
+            });
+            match &residuals {
+                Residuals::Stored(stored) => {
+                    let r = stored[slot[v].expect("bounded column has a slot")];
+                    Ok(k_hat.zip(r).map(|(k, r)| q.decode(k, *r)).collect())
+                }
+                Residuals::Encode(originals) => {
+                    let mut out = Vec::with_capacity(rows);
+                    let mut res = Vec::with_capacity(rows);
+                    for (k, x) in k_hat.zip(&originals[v]) {
+                        let (r, rec) = q.encode(&column.name, *x, k)?;
+                        res.push(r);
+                        out.push(rec);
+                    }
+                    computed[v] = res;
+                    Ok(out)
+                }
+            }
+        };
+        if let Some(decoder) = &self.decoder {
+            let y = decoder.forward_columns(&self.latent_values(latents)?);
+            for (v, &i) in self.varying.iter().enumerate() {
+                let Storage::Decoded {
+                    index,
+                    min,
+                    max,
+                    transform,
+                } = self.header.columns[i].storage
+                else {
+                    continue;
+                };
+                let scale = max - min;
+                let predicted = y[index]
+                    .iter()
+                    .map(|y| Prediction {
+                        value: transform.inverse(f64::from(*y) * scale + min),
+                        domain: Domain::Value,
+                    })
+                    .collect();
+                recs[v] = finish(v, predicted)?;
+            }
+        } else {
+            for (p, (target, sources)) in self.header.predictors.iter().zip(&self.plan) {
+                let mut sum = vec![p.intercept; rows];
+                for (f, &s) in p.features.iter().zip(sources) {
+                    let quantiser = self.quantisers[self.varying[s]].as_ref();
+                    for (acc, x) in sum.iter_mut().zip(&recs[s]) {
+                        let feature = match (f.domain, quantiser) {
+                            (Domain::Grid, Some(q)) => q.coordinate(*x),
+                            _ => *x,
+                        };
+                        *acc += f.weight * feature;
+                    }
+                }
+                let predicted = sum
+                    .into_iter()
+                    .map(|value| Prediction {
+                        value,
+                        domain: p.domain,
+                    })
+                    .collect();
+                recs[*target] = finish(*target, predicted)?;
+            }
+        }
+        let residuals = computed
+            .into_iter()
+            .zip(&slot)
+            .filter(|(_, s)| s.is_some())
+            .map(|(r, _)| r)
+            .collect();
+        Ok((recs, residuals))
+    }
+
+    /// The latent columns as `f32`, column by column.
+    fn latent_values(&self, latents: &[&ArrayRef]) -> Result<Vec<Vec<f32>>> {
+        self.header
+            .latent
+            .columns
+            .iter()
+            .zip(latents)
+            .map(|(name, a)| match a.data_type() {
+                DataType::Float16 => Ok(values::<Float16Type>(a, name)?
+                    .values()
+                    .iter()
+                    .map(|v| v.to_f32())
+                    .collect()),
+                _ => Ok(values::<Float32Type>(a, name)?.values().to_vec()),
+            })
+            .collect()
+    }
+
+    /// The model columns (constant, decoded, predicted; header order) in their types.
+    fn typed(&self, recs: Vec<Vec<f64>>, rows: usize) -> Result<Vec<ArrayRef>> {
+        let mut recs = recs.into_iter();
         let mut arrays = Vec::new();
         for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
             let dt = field.data_type();
@@ -124,33 +324,24 @@ impl Codec {
                     let text = StringArray::from_iter_values(std::iter::repeat_n(value, rows));
                     arrays.push(arrow::compute::cast(&text, dt)?);
                 }
-                Storage::Decoded {
-                    index,
-                    min,
-                    max,
-                    transform,
-                } => {
-                    let scale = max - min;
-                    let values = (0..rows).map(|r| {
-                        transform.inverse(f64::from(y[r * outputs + index]) * scale + min)
-                    });
-                    arrays.push(to_type(values, dt)?);
+                Storage::Decoded { .. } | Storage::Predicted => {
+                    let values = recs.next().expect("one array per varying column");
+                    arrays.push(to_type(values.into_iter(), dt)?);
                 }
             }
         }
         Ok(arrays)
     }
 
-    /// The latent columns of a stored batch, in header order.
+    /// The model inputs of a stored batch ([`Header::model_inputs`] order).
     ///
     /// # Errors
     /// [`Error::MissingColumn`] when one is absent.
-    pub fn latent_columns<'a>(&self, stored: &'a RecordBatch) -> Result<Vec<&'a ArrayRef>> {
+    pub fn model_inputs<'a>(&self, stored: &'a RecordBatch) -> Result<Vec<&'a ArrayRef>> {
         self.header
-            .latent
-            .columns
+            .model_inputs()
             .iter()
-            .map(|n| {
+            .map(|(n, _)| {
                 stored
                     .column_by_name(n)
                     .ok_or_else(|| Error::MissingColumn(n.clone()))
@@ -158,14 +349,15 @@ impl Codec {
             .collect()
     }
 
-    /// Rebuilds the original columns from a stored batch (pass-through and latent columns).
+    /// Rebuilds the original columns from a stored batch (pass-through columns and model
+    /// inputs).
     ///
     /// # Errors
-    /// [`Error::MissingColumn`] when a pass-through or latent column is absent,
+    /// [`Error::MissingColumn`] when a pass-through column or model input is absent,
     /// [`Error::ColumnType`] when one has the wrong type, and decoder errors.
     pub fn decode_batch(&self, stored: &RecordBatch) -> Result<RecordBatch> {
         let mut model = self
-            .decode_model_columns(&self.latent_columns(stored)?)?
+            .decode_model_columns(&self.model_inputs(stored)?)?
             .into_iter();
         let mut arrays = Vec::with_capacity(self.header.columns.len());
         for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
@@ -177,6 +369,26 @@ impl Codec {
         }
         Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
     }
+}
+
+/// A prediction and the domain it is in.
+struct Prediction {
+    value: f64,
+    domain: Domain,
+}
+
+/// `array` as a primitive array of type `T`, or a type error naming the column.
+fn values<'a, T: ArrowPrimitiveType>(
+    array: &'a ArrayRef,
+    name: &str,
+) -> Result<&'a PrimitiveArray<T>> {
+    array
+        .as_primitive_opt::<T>()
+        .ok_or_else(|| Error::ColumnType {
+            column: name.to_owned(),
+            expected: T::DATA_TYPE.to_string(),
+            found: array.data_type().to_string(),
+        })
 }
 
 /// A stored pass-through column, checked against its declared type.

@@ -19,9 +19,9 @@ use crate::format::Storage;
 /// SQL name prefix of the decode functions; the model's id follows.
 pub const DECODE_FUNCTION_PREFIX: &str = "baler_decode_";
 
-/// Decodes the latent columns of one model into its decoded and constant columns.
+/// Decodes the model inputs of one model into its decoded, predicted and constant columns.
 ///
-/// Takes the latent columns (`baler_z0, …`, Float32) as arguments and returns a struct with one
+/// Takes the model inputs (latents `baler_z0, …`, then residuals `baler_r_<column>`) as arguments and returns a struct with one
 /// field per decoded or constant column, under its original name and type. One call runs the
 /// decoder once for the whole batch.
 #[derive(Debug)]
@@ -39,7 +39,7 @@ impl DecodeFunc {
     /// The function for `codec`'s model; `model_id` (the decoder's SHA-256) names it.
     pub fn new(codec: Arc<Codec>, model_id: &str) -> Self {
         let header = codec.header();
-        let k = header.model.latent;
+        let inputs = header.model_inputs();
         let schema = codec.output_schema();
         let fields: Fields = header
             .columns
@@ -52,20 +52,27 @@ impl DecodeFunc {
             "{DECODE_FUNCTION_PREFIX}{}",
             &model_id[..model_id.len().min(12)]
         );
-        let latents = header.latent.columns.join(", ");
+        let args = inputs
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         let documentation = Documentation::builder(
             DocSection {
                 include: true,
                 label: "baler",
                 description: None,
             },
-            "Decodes the latent columns of a baler-compressed file into its original columns, one forward pass per batch.",
-            format!("{name}({latents})"),
+            "Decodes the stored model inputs of a baler-compressed file (latents, then residuals) into its original columns, one forward pass per batch.",
+            format!("{name}({args})"),
         )
-        .with_sql_example(format!("SELECT get_field({name}({latents}), 'pt') FROM jets_stored"))
+        .with_sql_example(format!("SELECT get_field({name}({args}), 'pt') FROM jets_stored"))
         .build();
         Self {
-            signature: Signature::exact(vec![DataType::Float32; k], Volatility::Immutable),
+            signature: Signature::exact(
+                inputs.into_iter().map(|(_, t)| t).collect(),
+                Volatility::Immutable,
+            ),
             name,
             model_id: model_id.to_owned(),
             codec,
@@ -90,11 +97,11 @@ impl DecodeFunc {
         self.forward_passes.load(Ordering::Relaxed)
     }
 
-    /// Decodes the model columns from the latent columns: the kernel behind the UDF and the
+    /// Decodes the model columns from the model inputs: the kernel behind the UDF and the
     /// compressed table.
     ///
     /// # Errors
-    /// An execution error when the latents are not Float32 or the decoder fails.
+    /// An execution error when an input has the wrong type or the decoder fails.
     pub fn decode(&self, latents: &[&ArrayRef]) -> DFResult<Vec<ArrayRef>> {
         self.forward_passes.fetch_add(1, Ordering::Relaxed);
         self.codec

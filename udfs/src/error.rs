@@ -67,6 +67,11 @@ pub enum Error {
     #[error(transparent)]
     DataFusion(Box<datafusion::error::DataFusionError>),
 
+    /// A value cannot be held within its column's error bound, or the bound does not fit the
+    /// column.
+    #[error("error bound on column `{column}`: {message}")]
+    Bound { column: String, message: String },
+
     /// The file cannot be opened.
     #[error("cannot open the file")]
     Io(#[from] std::io::Error),

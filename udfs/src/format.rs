@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+pub use crate::quantise::{Bound, RESIDUAL_PREFIX, residual_name};
 
 /// Prefix of every footer key that baler-arrow writes (as Arrow uses `ARROW:`).
 pub const METADATA_PREFIX: &str = "baler.";
@@ -39,7 +40,7 @@ pub struct Header {
     pub format: u32,
     /// The tool and version that wrote the file.
     pub tool: String,
-    /// The compression method (`"ae"`: autoencoder).
+    /// The compression method: [`METHOD_AE`] or [`METHOD_PREDICT`].
     pub method: String,
     /// The original columns, in their original order.
     pub columns: Vec<ColumnSpec>,
@@ -49,6 +50,47 @@ pub struct Header {
     pub model: ModelSpec,
     /// How the model was trained.
     pub training: TrainingSummary,
+    /// Method `predict`: the predictors, in coding order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictors: Vec<Predictor>,
+}
+
+/// Method name of the autoencoder: latent columns and a decoder.
+pub const METHOD_AE: &str = "ae";
+/// Method name of learned prediction: no latents, each column predicted from those before it.
+pub const METHOD_PREDICT: &str = "predict";
+
+/// Method `predict`: how one column is predicted from the columns decoded before it.
+///
+/// The prediction is `intercept + Σ weight·feature`, summed in the order given, in `f64`; a
+/// feature is an earlier column's decoded value (`value`) or its grid coordinate (`grid`: for
+/// relative and exact float bounds the float's bit pattern, a piecewise-linear log scale). The
+/// prediction is in the target's `domain`; its grid point is where the residual counts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Predictor {
+    pub column: String,
+    pub domain: Domain,
+    pub intercept: f64,
+    pub features: Vec<Feature>,
+}
+
+/// One term of a [`Predictor`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    /// A column coded earlier.
+    pub column: String,
+    pub domain: Domain,
+    pub weight: f64,
+}
+
+/// Where a prediction or a feature lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    /// The value itself.
+    Value,
+    /// The column's grid coordinate (see [`crate::quantise::Quantiser::coordinate`]).
+    Grid,
 }
 
 /// One original column and how it is stored.
@@ -59,6 +101,10 @@ pub struct ColumnSpec {
     pub data_type: String,
     #[serde(flatten)]
     pub storage: Storage,
+    /// The guaranteed error bound, for columns with a residual column
+    /// ([`residual_name`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<Bound>,
 }
 
 impl ColumnSpec {
@@ -93,6 +139,9 @@ pub enum Storage {
         #[serde(default, skip_serializing_if = "Transform::is_identity")]
         transform: Transform,
     },
+    /// Method `predict`: predicted by the header's predictor for this column, then corrected by
+    /// its residual column.
+    Predicted,
 }
 
 /// A transform applied before normalisation, so that the network's absolute errors become
@@ -125,7 +174,7 @@ impl Transform {
     pub fn inverse(self, y: f64) -> f64 {
         match self {
             Self::Identity => y,
-            Self::Log1p => y.exp_m1(),
+            Self::Log1p => crate::exact::exp_m1(y),
         }
     }
 }
@@ -192,6 +241,14 @@ pub struct Footer {
 }
 
 impl Footer {
+    /// The hex SHA-256 of everything decoding depends on: decoder bytes, column specs
+    /// (normalisation, bounds) and predictors. Files with the same id decode alike.
+    pub fn model_id(&self) -> String {
+        let spec = serde_json::to_vec(&(&self.header.columns, &self.header.predictors))
+            .unwrap_or_default();
+        sha256_hex(&[self.decoder.as_slice(), &spec].concat())
+    }
+
     /// Reads and checks the footer entries of a baler file.
     ///
     /// # Errors
@@ -232,11 +289,31 @@ impl Header {
     /// # Errors
     /// [`Error::Header`] naming the inconsistency.
     pub fn validate(&self) -> Result<()> {
-        let mut seen = vec![false; self.model.outputs];
         for c in &self.columns {
             c.arrow_type()?;
-            if let Storage::Decoded { index, .. } = c.storage {
-                match seen.get_mut(index) {
+            if matches!(c.storage, Storage::PassThrough | Storage::Constant { .. })
+                && c.bound.is_some()
+            {
+                return Err(Error::Header(format!(
+                    "column `{}` is stored as is but has an error bound",
+                    c.name
+                )));
+            }
+        }
+        match self.method.as_str() {
+            METHOD_AE => self.validate_ae(),
+            METHOD_PREDICT => self.validate_predict(),
+            other => Err(Error::Header(format!(
+                "unknown method `{other}` (this build knows `{METHOD_AE}` and `{METHOD_PREDICT}`)"
+            ))),
+        }
+    }
+
+    fn validate_ae(&self) -> Result<()> {
+        let mut seen = vec![false; self.model.outputs];
+        for c in &self.columns {
+            match c.storage {
+                Storage::Decoded { index, .. } => match seen.get_mut(index) {
                     Some(s) if !*s => *s = true,
                     _ => {
                         return Err(Error::Header(format!(
@@ -244,7 +321,14 @@ impl Header {
                             c.name
                         )));
                     }
+                },
+                Storage::Predicted => {
+                    return Err(Error::Header(format!(
+                        "column `{}` is predicted, but the method is `{METHOD_AE}`",
+                        c.name
+                    )));
                 }
+                _ => {}
             }
         }
         if seen.iter().any(|s| !s) {
@@ -261,6 +345,78 @@ impl Header {
             )));
         }
         Ok(())
+    }
+
+    fn validate_predict(&self) -> Result<()> {
+        let predicted: Vec<&str> = self
+            .columns
+            .iter()
+            .filter(|c| matches!(c.storage, Storage::Predicted))
+            .map(|c| c.name.as_str())
+            .collect();
+        if let Some(c) = self
+            .columns
+            .iter()
+            .find(|c| matches!(c.storage, Storage::Decoded { .. }))
+        {
+            return Err(Error::Header(format!(
+                "column `{}` is decoded, but the method is `{METHOD_PREDICT}`",
+                c.name
+            )));
+        }
+        let mut coded: Vec<&str> = Vec::new();
+        for p in &self.predictors {
+            let column = self.columns.iter().find(|c| c.name == p.column);
+            if !column.is_some_and(|c| matches!(c.storage, Storage::Predicted) && c.bound.is_some())
+                || coded.contains(&p.column.as_str())
+            {
+                return Err(Error::Header(format!(
+                    "predictor for `{}`: not a predicted column with a bound, or predicted twice",
+                    p.column
+                )));
+            }
+            if let Some(f) = p
+                .features
+                .iter()
+                .find(|f| !coded.contains(&f.column.as_str()))
+            {
+                return Err(Error::Header(format!(
+                    "the predictor of `{}` uses `{}`, which is not decoded before it",
+                    p.column, f.column
+                )));
+            }
+            coded.push(&p.column);
+        }
+        if coded.len() != predicted.len() {
+            return Err(Error::Header(format!(
+                "{} predicted columns but {} predictors",
+                predicted.len(),
+                coded.len()
+            )));
+        }
+        if !self.latent.columns.is_empty() {
+            return Err(Error::Header(format!(
+                "method `{METHOD_PREDICT}` has no latent columns"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The stored columns the model reads: latents, then the residual columns of bounded
+    /// columns in column order, with their Arrow types.
+    pub fn model_inputs(&self) -> Vec<(String, DataType)> {
+        let latent_type = self.latent.data_type.parse().unwrap_or(DataType::Float32);
+        self.latent
+            .columns
+            .iter()
+            .map(|n| (n.clone(), latent_type.clone()))
+            .chain(
+                self.columns
+                    .iter()
+                    .filter(|c| c.bound.is_some())
+                    .map(|c| (residual_name(&c.name), DataType::Int64)),
+            )
+            .collect()
     }
 }
 

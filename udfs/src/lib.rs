@@ -16,8 +16,10 @@
 pub mod codec;
 pub mod decode;
 pub mod decoder;
+pub mod exact;
 mod error;
 pub mod format;
+pub mod quantise;
 pub mod table;
 
 pub use error::{Error, Result};

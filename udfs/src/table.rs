@@ -1,6 +1,6 @@
 //! Compressed files as SQL tables with the original columns.
 //!
-//! [`register_compressed`] registers the stored data (pass-through and latent columns) as
+//! [`register_compressed`] registers the stored data (pass-through, latent and residual columns) as
 //! `<name>_stored`, the model's [`DecodeFunc`], and a table `<name>` whose columns carry the
 //! original names and types. Scanning `<name>` reads only the stored columns a query needs and
 //! runs the decoder once per batch, and only when a decoded column is asked for; filters on
@@ -35,7 +35,7 @@ use crate::decode::DecodeFunc;
 use crate::error::{Error, Result};
 use crate::format::{Footer, Storage};
 
-/// Suffix of the table holding the stored (pass-through and latent) columns.
+/// Suffix of the table holding the stored (pass-through, latent and residual) columns.
 pub const STORED_SUFFIX: &str = "_stored";
 
 /// The Parquet files at `path`: the file itself, or the `.parquet` files of a folder.
@@ -95,7 +95,7 @@ pub fn shared_footer(path: &Path) -> Result<Footer> {
         match &first {
             None => first = Some((file, footer)),
             Some((first_file, f))
-                if f.decoder != footer.decoder || f.header.columns != footer.header.columns =>
+                if f.model_id() != footer.model_id() =>
             {
                 return Err(Error::DifferentModels {
                     first: first_file.clone(),
@@ -121,7 +121,7 @@ pub async fn register_compressed(
     path: &Path,
 ) -> Result<Arc<DecodeFunc>> {
     let footer = shared_footer(path)?;
-    let model_id = crate::format::sha256_hex(&footer.decoder);
+    let model_id = footer.model_id();
     let codec = Arc::new(Codec::try_new(&footer)?);
     let func = Arc::new(DecodeFunc::new(codec.clone(), &model_id));
     let stored_name = format!("{name}{STORED_SUFFIX}");
@@ -234,7 +234,7 @@ impl TableProvider for CompressedTable {
         }
         let mut latents = Vec::new();
         if needs_model {
-            for name in &header.latent.columns {
+            for (name, _) in &header.model_inputs() {
                 latents.push(push_index(
                     &mut stored_columns,
                     stored_schema.index_of(name)?,
@@ -270,7 +270,8 @@ struct DecodeExec {
     input: Arc<dyn ExecutionPlan>,
     func: Arc<DecodeFunc>,
     sources: Vec<Source>,
-    /// Positions of the latent columns in the input (empty when no model column is wanted).
+    /// Positions of the model inputs (latents, residuals) in the input (empty when no model
+    /// column is wanted).
     latents: Vec<usize>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,

@@ -1,0 +1,309 @@
+//! Error-bounded compression: every decoded value within its bound, for every method, on real
+//! and generated data; exact identities; the same bits through every decoding path; SQL over
+//! bounded values; the size report and the automatic method choice.
+
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds, Method};
+use baler_arrow::ingest::ReadOptions;
+use baler_arrow::progress::NoProgress;
+use baler_udfs::codec::Codec;
+use baler_udfs::quantise::{Bound, half_ulp};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::common::{baler, data, read_jets, read_parquet};
+use crate::compress::{generated, options, options_with_latent};
+
+fn bounded(method: Method, bounds: &str, epochs: usize) -> CompressOptions {
+    CompressOptions {
+        method: Some(method),
+        bounds: Some(bounds.parse().unwrap()),
+        ..if method == Method::Ae {
+            options_with_latent(2, epochs)
+        } else {
+            options(epochs)
+        }
+    }
+}
+
+/// Compresses, decompresses, and checks every value of every column against its bound.
+fn check_bounds(input: &Path, dir: &Path, options: &CompressOptions, tag: &str) -> CompressReport {
+    let read = ReadOptions::default();
+    let compressed = dir.join(format!("{tag}.baler.parquet"));
+    let restored = dir.join(format!("{tag}.restored.parquet"));
+    let report = encode::compress(input, &compressed, &read, options).unwrap();
+    encode::decompress(&compressed, &restored, true, &NoProgress).unwrap();
+    let original = read_jets(input, &read);
+    let rebuilt = read_parquet(&restored);
+    let bounds = options.bounds.clone().unwrap();
+    let mut checked = 0;
+    for (field, x) in original.schema().fields().iter().zip(original.columns()) {
+        let y = rebuilt.column_by_name(field.name()).unwrap();
+        let floating = field.data_type().is_floating();
+        let bound = match bounds.get(field.name()) {
+            Some(b) if floating => b,
+            Some(_) => Bound::Exact,
+            // Method `ae` leaves columns without a bound unbounded; `predict` stores them exactly.
+            None if report.method == "ae" && field.name() != "event" => continue,
+            None => Bound::Exact,
+        };
+        let cast = |a: &dyn Array| {
+            arrow::compute::cast(a, &DataType::Float64)
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .values()
+                .to_vec()
+        };
+        let single = *field.data_type() == DataType::Float32;
+        for (r, (x, y)) in cast(x.as_ref()).into_iter().zip(cast(y.as_ref())).enumerate() {
+            let limit = match bound {
+                Bound::Exact => 0.0,
+                Bound::Relative { epsilon } => epsilon * x.abs(),
+                Bound::Absolute { epsilon } => epsilon + half_ulp(x, single),
+            };
+            assert!(
+                (x - y).abs() <= limit,
+                "{tag}: `{}` row {r}: {x} decoded as {y}, bound {bound}",
+                field.name()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > original.num_rows(), "{tag}: nothing checked");
+    report
+}
+
+#[test]
+fn every_value_lies_within_its_bound_for_every_method_on_real_and_generated_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 3000, 11);
+    let ttbar = data("cms_nanoaod_2015_ttbar.root");
+    let hzz = data("cms_hzz_2012_tutorial.root");
+    let cases = [
+        (&jets, Method::Predict, "all=1e-2rel"),
+        (&jets, Method::Residual, "all=1e-3rel"),
+        (&jets, Method::Ae, "all=1e-2rel"),
+        (&jets, Method::Predict, "pt=1e-4rel,eta=1e-3abs,phi=0.01abs"),
+        (&jets, Method::Ae, "pt=1e-3rel,eta=1e-3abs"),
+        (&ttbar, Method::Predict, "all=1e-3rel,eta=1e-2abs"),
+        (&ttbar, Method::Ae, "all=2e-2rel"),
+        (&hzz, Method::Predict, "all=1e-4rel"),
+    ];
+    for (i, (input, method, bounds)) in cases.into_iter().enumerate() {
+        let tag = format!("case{i}");
+        let report = check_bounds(input, dir.path(), &bounded(method, bounds, 3), &tag);
+        assert_eq!(report.method, method.name(), "{tag}");
+        assert!(!report.bounds.is_empty(), "{tag}");
+    }
+}
+
+#[test]
+fn exact_identities_leave_all_zero_residuals() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 4000, 3);
+    let out = dir.path().join("jets.baler.parquet");
+    encode::compress(
+        &jets,
+        &out,
+        &ReadOptions::default(),
+        &bounded(Method::Predict, "all=1e-3rel", 1),
+    )
+    .unwrap();
+    let stored = read_parquet(&out);
+    let zero = |column: &str| {
+        stored
+            .column_by_name(&format!("baler_r_{column}"))
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .all(|q| *q == 0)
+    };
+    // The generator's identities: charged EM = electron energy, charged mu = muon energy,
+    // neutral EM = photon + HF EM, and multiplicities that add up. Whichever member is coded
+    // last is predicted exactly.
+    for group in [
+        &["mChargedEmEnergy", "mElectronEnergy"][..],
+        &["mChargedMuEnergy", "mMuonEnergy"],
+        &["mNeutralEmEnergy", "mPhotonEnergy", "mHFEMEnergy"],
+        &[
+            "mChargedMultiplicity",
+            "mChargedHadronMultiplicity",
+            "mElectronMultiplicity",
+            "mMuonMultiplicity",
+        ],
+        &[
+            "mNeutralMultiplicity",
+            "mNeutralHadronMultiplicity",
+            "mPhotonMultiplicity",
+            "mHFHadronMultiplicity",
+            "mHFEMMultiplicity",
+        ],
+    ] {
+        assert!(
+            group.iter().any(|c| zero(c)),
+            "no all-zero residual among {group:?}"
+        );
+    }
+    // Independent columns are not.
+    assert!(!zero("pt") && !zero("phi"));
+}
+
+/// Decodes `path` batch by batch with `batch_rows` rows per batch.
+fn decode_with_batches(path: &Path, batch_rows: usize) -> Vec<RecordBatch> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
+        .unwrap()
+        .with_batch_size(batch_rows);
+    let codec = Codec::from_parquet_metadata(builder.metadata()).unwrap();
+    builder
+        .build()
+        .unwrap()
+        .map(|b| codec.decode_batch(&b.unwrap()).unwrap())
+        .collect()
+}
+
+fn concat(batches: &[RecordBatch]) -> RecordBatch {
+    arrow::compute::concat_batches(&batches[0].schema(), batches).unwrap()
+}
+
+#[test]
+fn decoding_gives_the_same_bits_through_every_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 3000, 8);
+    let read = ReadOptions::default();
+    for method in [Method::Ae, Method::Predict] {
+        let out = dir.path().join(format!("{}.baler.parquet", method.name()));
+        encode::compress(&jets, &out, &read, &bounded(method, "all=1e-3rel", 2)).unwrap();
+        let reference = concat(&decode_with_batches(&out, 65_536));
+        for rows in [1, 7, 1000] {
+            assert_eq!(
+                concat(&decode_with_batches(&out, rows)),
+                reference,
+                "{method:?}: batches of {rows}"
+            );
+        }
+        // SQL, on 1 and 4 partitions, gives the same values too.
+        for partitions in [1, 4] {
+            let ctx = SessionContext::new_with_config(
+                SessionConfig::new()
+                    .with_target_partitions(partitions)
+                    .set_bool("datafusion.sql_parser.enable_ident_normalization", false),
+            );
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let batches = runtime.block_on(async {
+                baler_udfs::table::register_compressed(&ctx, "jets", &out)
+                    .await
+                    .unwrap();
+                ctx.sql("SELECT * FROM jets ORDER BY event, pt, eta")
+                    .await
+                    .unwrap()
+                    .collect()
+                    .await
+                    .unwrap()
+            });
+            let sql = concat(&batches);
+            let sorted = {
+                let ctx = SessionContext::new();
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                runtime.block_on(async {
+                    ctx.register_batch("t", reference.clone()).unwrap();
+                    concat(
+                        &ctx.sql("SELECT * FROM t ORDER BY event, pt, eta")
+                            .await
+                            .unwrap()
+                            .collect()
+                            .await
+                            .unwrap(),
+                    )
+                })
+            };
+            assert_eq!(sql.columns(), sorted.columns(), "{method:?}: {partitions} partitions");
+        }
+    }
+}
+
+#[test]
+fn the_json_report_gives_the_bytes_of_each_part_and_the_methods_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 2000, 4);
+    let out = dir.path().join("jets.baler.parquet");
+    let result = baler(&[
+        "compress",
+        jets.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--error-bound",
+        "all=1e-2rel",
+        "--error-bound",
+        "pt=1e-3rel",
+        "--epochs",
+        "1",
+        "--json",
+    ]);
+    assert!(result.status.success(), "{}", crate::common::stderr(&result));
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let parts = &report["parts"];
+    let part = |k: &str| parts[k].as_u64().unwrap();
+    assert_eq!(
+        part("pass_through_bytes")
+            + part("latent_bytes")
+            + part("residual_bytes")
+            + part("footer_bytes"),
+        report["sizes"]["output_bytes"].as_u64().unwrap()
+    );
+    assert!(part("residual_bytes") > 0);
+    // Without `--method`, the methods were tried on a sample and the smallest kept.
+    let estimates = report["estimates"].as_array().unwrap();
+    let tried = |m: &str| {
+        estimates
+            .iter()
+            .any(|e| e["method"].as_str().unwrap().starts_with(m))
+    };
+    assert!(tried("predict") && tried("ae"), "{estimates:?}");
+    let smallest = estimates
+        .iter()
+        .min_by_key(|e| e["bytes"].as_u64().unwrap())
+        .unwrap();
+    assert!(
+        smallest["method"]
+            .as_str()
+            .unwrap()
+            .starts_with(report["method"].as_str().unwrap()),
+        "{report}"
+    );
+    let bounds = report["bounds"].as_array().unwrap();
+    assert!(bounds.contains(&serde_json::json!(["pt", "0.001rel"])));
+    assert!(bounds.contains(&serde_json::json!(["eta", "0.01rel"])));
+    assert!(bounds.contains(&serde_json::json!(["mMuonMultiplicity", "exact"])));
+}
+
+#[test]
+fn bad_bounds_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 500, 4);
+    let out = dir.path().join("jets.baler.parquet");
+    for (bound, message) in [
+        ("ptt=1e-2rel", "`ptt`"),
+        ("pt=1e-2", "`1e-2rel` (relative)"),
+        ("pt", "not `column=bound`"),
+        ("all=2rel", "below 1"),
+    ] {
+        let result = baler(&[
+            "compress",
+            jets.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--error-bound",
+            bound,
+            "--method",
+            "predict",
+        ]);
+        let err = crate::common::stderr(&result);
+        assert!(!result.status.success() && err.contains(message), "{bound}: {err}");
+        assert!(!out.exists());
+    }
+    let _: ErrorBounds = "pt=1e-2rel".parse().unwrap();
+}
