@@ -441,8 +441,22 @@ fn choose_truncation(
         .collect()
 }
 
+/// Mantissa bits that round-to-nearest truncation keeps so that every value of a float column
+/// of type `dt` stays within the relative bound `epsilon` (`2^-(bits+1) ≤ ε`).
+pub fn bits_for_relative_bound(dt: &DataType, epsilon: f64) -> Option<u32> {
+    let full = mantissa_bits(dt)?;
+    Some(
+        (0..=full)
+            .find(|b| 0.5f64.powi(*b as i32 + 1) <= epsilon)
+            .unwrap_or(full),
+    )
+}
+
 /// Bytes of the original columns with float columns truncated as chosen, as Parquet + zstd.
-fn truncated_size(
+///
+/// # Errors
+/// Read and write errors.
+pub fn truncated_size(
     original: &Path,
     read: &ReadOptions,
     choices: &[TruncationChoice],

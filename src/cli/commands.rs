@@ -116,7 +116,9 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
         model: args.model.clone(),
         bounds,
         method: args.method.map(Into::into),
-        half_latents: args.latent_type.map(|t| matches!(t, LatentTypeArg::Float16)),
+        half_latents: args
+            .latent_type
+            .map(|t| matches!(t, LatentTypeArg::Float16)),
         force: args.force,
         fallback_lossless: args.fallback.is_some(),
         progress: Arc::new(Bar::new(quiet || args.json)),

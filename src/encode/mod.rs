@@ -262,7 +262,12 @@ fn fit_scan(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitt
     if let Some(bounds) = &options.bounds {
         for (name, _) in &bounds.columns {
             if scan.schema.index_of(name).is_err() {
-                let names: Vec<_> = scan.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                let names: Vec<_> = scan
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
                 return Err(Error::Column {
                     path: input.to_owned(),
                     column: name.clone(),
@@ -407,7 +412,14 @@ fn fit_ae(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitted
             best.map_or(1, |(_, k)| k)
         }
     };
-    let trained = train_ae(scan, &columns, latent, false, options, options.max_train_rows)?;
+    let trained = train_ae(
+        scan,
+        &columns,
+        latent,
+        false,
+        options,
+        options.max_train_rows,
+    )?;
     if halves.len() == 1 {
         let mut fitted = with_latent_type(&trained, halves[0]);
         fitted.estimates = estimates;
@@ -981,8 +993,8 @@ impl Parts {
                 }
             }
         }
-        parts.footer_bytes =
-            size.saturating_sub(parts.pass_through_bytes + parts.latent_bytes + parts.residual_bytes);
+        parts.footer_bytes = size
+            .saturating_sub(parts.pass_through_bytes + parts.latent_bytes + parts.residual_bytes);
         let per_row = |b: u64| 8.0 * b as f64 / rows.max(1) as f64;
         parts.latent_bits_per_row = per_row(parts.latent_bytes);
         parts.residual_bits_per_row = per_row(parts.residual_bytes);
@@ -1050,7 +1062,12 @@ fn encode(
             .columns
             .iter()
             .filter(|c| matches!(c.storage, Storage::PassThrough))
-            .map(|c| batch.column_by_name(&c.name).expect("pass-through column").clone())
+            .map(|c| {
+                batch
+                    .column_by_name(&c.name)
+                    .expect("pass-through column")
+                    .clone()
+            })
             .collect();
         arrays.extend(encoder.model_inputs(&originals)?);
         let stored = RecordBatch::try_new(out_schema.clone(), arrays)?;
@@ -1094,7 +1111,10 @@ fn encode(
             .map(|c| c.name.clone())
             .collect()
     };
-    let method = match (header.method.as_str(), header.predictors.iter().all(|p| p.features.is_empty())) {
+    let method = match (
+        header.method.as_str(),
+        header.predictors.iter().all(|p| p.features.is_empty()),
+    ) {
         (METHOD_PREDICT, true) => Method::Residual.name(),
         (m, _) => m,
     };

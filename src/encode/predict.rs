@@ -92,7 +92,7 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
     let mut predictors = Vec::new();
     while coded.len() < columns.len() {
         let mut best: Option<(usize, Candidate)> = None;
-        for (t, (column, domain, y)) in targets.iter().enumerate() {
+        for (t, (column, domain, _)) in targets.iter().enumerate() {
             if coded.contains(column) {
                 continue;
             }
@@ -100,8 +100,8 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
             let fits = if learn && !pool.is_empty() {
                 let w = solve(&gram, &cross[t]);
                 let fitted = raw_predictor(c.name, *domain, target_means[t], &w, &pool, columns);
-                let snapped = snap(&fitted);
-                vec![fitted, snapped]
+                // The snapped fit first: on a tie, the exact identity wins.
+                vec![snap(&fitted), fitted]
             } else {
                 vec![Predictor {
                     column: c.name.to_owned(),
@@ -111,7 +111,7 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
                 }]
             };
             for predictor in fits {
-                let bits = residual_bits(c, &predictor, &decoded, columns, rows, y);
+                let bits = residual_bits(c, &predictor, &decoded, columns, rows);
                 if best.as_ref().is_none_or(|(_, b)| bits < b.bits) {
                     best = Some((*column, Candidate { predictor, bits }));
                 }
@@ -212,10 +212,12 @@ fn solve(gram: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
     let mut l = vec![vec![0.0; n]; n];
     for i in 0..n {
         for j in 0..=i {
-            let mut s = gram[i][j] + if i == j { ridge } else { 0.0 };
-            for k in 0..j {
-                s -= l[i][k] * l[j][k];
-            }
+            let s = gram[i][j] + if i == j { ridge } else { 0.0 }
+                - l[i][..j]
+                    .iter()
+                    .zip(&l[j][..j])
+                    .map(|(a, b)| a * b)
+                    .sum::<f64>();
             l[i][j] = if i == j {
                 s.max(1e-300).sqrt()
             } else {
@@ -295,7 +297,6 @@ fn residual_bits(
     decoded: &[Vec<f64>],
     columns: &[Column],
     rows: usize,
-    _target: &[f64],
 ) -> f64 {
     let index = |name: &str| columns.iter().position(|c| c.name == name);
     let terms: Vec<(usize, Domain, f64)> = predictor
@@ -304,7 +305,7 @@ fn residual_bits(
         .filter_map(|f| Some((index(&f.column)?, f.domain, f.weight)))
         .collect();
     let mut counts: HashMap<i64, u32> = HashMap::new();
-    for r in 0..rows {
+    for (r, x) in c.values.iter().take(rows).enumerate() {
         let mut p = predictor.intercept;
         for &(j, domain, w) in &terms {
             let x = decoded[j][r];
@@ -317,7 +318,7 @@ fn residual_bits(
             Domain::Value => c.quantiser.index_of_value(p),
             Domain::Grid => c.quantiser.index_of_coordinate(p),
         };
-        let k = c.quantiser.index_of_value(c.values[r]);
+        let k = c.quantiser.index_of_value(*x);
         *counts.entry(k.wrapping_sub(k_hat)).or_default() += 1;
     }
     let n = rows.max(1) as f64;
@@ -368,7 +369,11 @@ mod tests {
             .into_iter()
             .max_by_key(|n| position(n))
             .unwrap();
-        let second_e = if position("e") > position("e2") { "e" } else { "e2" };
+        let second_e = if position("e") > position("e2") {
+            "e"
+        } else {
+            "e2"
+        };
         for name in [last, second_e] {
             let p = &predictors[position(name)];
             let c = columns.iter().find(|c| c.name == name).unwrap();
@@ -381,7 +386,7 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let bits = residual_bits(c, p, &decoded, &columns, n, c.values);
+            let bits = residual_bits(c, p, &decoded, &columns, n);
             assert_eq!(bits, 0.0, "{name}: {p:?}");
             assert_eq!(p.intercept, 0.0, "{p:?}");
         }

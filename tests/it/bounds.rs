@@ -58,7 +58,11 @@ fn check_bounds(input: &Path, dir: &Path, options: &CompressOptions, tag: &str) 
                 .to_vec()
         };
         let single = *field.data_type() == DataType::Float32;
-        for (r, (x, y)) in cast(x.as_ref()).into_iter().zip(cast(y.as_ref())).enumerate() {
+        for (r, (x, y)) in cast(x.as_ref())
+            .into_iter()
+            .zip(cast(y.as_ref()))
+            .enumerate()
+        {
             let limit = match bound {
                 Bound::Exact => 0.0,
                 Bound::Relative { epsilon } => epsilon * x.abs(),
@@ -220,7 +224,11 @@ fn decoding_gives_the_same_bits_through_every_path() {
                     )
                 })
             };
-            assert_eq!(sql.columns(), sorted.columns(), "{method:?}: {partitions} partitions");
+            assert_eq!(
+                sql.columns(),
+                sorted.columns(),
+                "{method:?}: {partitions} partitions"
+            );
         }
     }
 }
@@ -243,7 +251,11 @@ fn the_json_report_gives_the_bytes_of_each_part_and_the_methods_tried() {
         "1",
         "--json",
     ]);
-    assert!(result.status.success(), "{}", crate::common::stderr(&result));
+    assert!(
+        result.status.success(),
+        "{}",
+        crate::common::stderr(&result)
+    );
     let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     let parts = &report["parts"];
     let part = |k: &str| parts[k].as_u64().unwrap();
@@ -302,7 +314,10 @@ fn bad_bounds_are_clear_errors() {
             "predict",
         ]);
         let err = crate::common::stderr(&result);
-        assert!(!result.status.success() && err.contains(message), "{bound}: {err}");
+        assert!(
+            !result.status.success() && err.contains(message),
+            "{bound}: {err}"
+        );
         assert!(!out.exists());
     }
     let _: ErrorBounds = "pt=1e-2rel".parse().unwrap();

@@ -170,7 +170,11 @@ impl Codec {
             .zip(&names[k..])
             .map(|(a, (name, _))| Ok(values::<Int64Type>(a, name)?.values().as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        let (recs, _) = self.reconstruct(&inputs[..k.min(inputs.len())], rows, Residuals::Stored(residuals))?;
+        let (recs, _) = self.reconstruct(
+            &inputs[..k.min(inputs.len())],
+            rows,
+            Residuals::Stored(residuals),
+        )?;
         self.typed(recs, rows)
     }
 
@@ -201,7 +205,7 @@ impl Codec {
         latents: &[&ArrayRef],
         rows: usize,
         residuals: Residuals,
-    ) -> Result<(Vec<Vec<f64>>, Vec<Vec<i64>>)> {
+    ) -> Result<Reconstruction> {
         let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.varying.len()];
         let mut computed: Vec<Vec<i64>> = vec![Vec::new(); self.varying.len()];
         // The bounded-column order of each varying column's residual.
@@ -370,6 +374,9 @@ impl Codec {
         Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
     }
 }
+
+/// The decoded values of the varying columns, and the residuals computed when encoding.
+type Reconstruction = (Vec<Vec<f64>>, Vec<Vec<i64>>);
 
 /// A prediction and the domain it is in.
 struct Prediction {

@@ -165,8 +165,9 @@ impl ExactDense {
 /// `e^x − 1`, from basic arithmetic only, so it gives the same bits everywhere (within a few
 /// units in the last place of the true value).
 pub fn exp_m1(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // ln 2 split as in fdlibm: the high part has trailing zero bits, so `k·LN2_HI` is exact.
+    let ln2_hi = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    let ln2_lo = f64::from_bits(0x3dea_39ef_3579_3c76);
     if x.is_nan() {
         return x;
     }
@@ -180,7 +181,7 @@ pub fn exp_m1(x: f64) -> f64 {
         return expm1_small(x);
     }
     let k = (x / std::f64::consts::LN_2).round();
-    let r = (x - k * LN2_HI) - k * LN2_LO;
+    let r = (x - k * ln2_hi) - k * ln2_lo;
     let scaled = (expm1_small(r) + 1.0) * power_of_two(k as i32);
     scaled - 1.0
 }
@@ -243,7 +244,10 @@ mod tests {
         let one_row: Vec<Vec<f32>> = (0..rows)
             .map(|r| {
                 let row: Vec<Vec<f32>> = inputs.iter().map(|c| vec![c[r]]).collect();
-                net.forward_columns(&row).into_iter().map(|o| o[0]).collect()
+                net.forward_columns(&row)
+                    .into_iter()
+                    .map(|o| o[0])
+                    .collect()
             })
             .collect();
         for (j, column) in all.iter().enumerate() {

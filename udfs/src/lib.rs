@@ -16,8 +16,8 @@
 pub mod codec;
 pub mod decode;
 pub mod decoder;
-pub mod exact;
 mod error;
+pub mod exact;
 pub mod format;
 pub mod quantise;
 pub mod table;

@@ -368,7 +368,11 @@ mod tests {
                     let v = f64::from((r >> 11) as u32) / f64::from(u32::MAX);
                     let scale = 10f64.powi((r % 9) as i32 - 4);
                     let v = if r & 1 == 0 { v * scale } else { -v * scale };
-                    if dt == DataType::Float32 { f64::from(v as f32) } else { v }
+                    if dt == DataType::Float32 {
+                        f64::from(v as f32)
+                    } else {
+                        v
+                    }
                 };
                 let prediction = x * (1.0 + (next() % 1000) as f64 * 1e-3) + 0.3;
                 let k_hat = quantiser.index_of_value(prediction);
@@ -379,9 +383,7 @@ mod tests {
                 let limit = match b {
                     Bound::Exact => 0.0,
                     Bound::Relative { epsilon } => epsilon * x.abs(),
-                    Bound::Absolute { epsilon } => {
-                        epsilon + half_ulp(x, dt == DataType::Float32)
-                    }
+                    Bound::Absolute { epsilon } => epsilon + half_ulp(x, dt == DataType::Float32),
                 };
                 assert!((x - rec).abs() <= limit, "{bound}: {x} → {rec}");
             }
@@ -409,9 +411,7 @@ mod tests {
     fn a_bound_below_float_resolution_is_an_error_not_a_silent_violation() {
         // A subnormal float has too few mantissa bits for a 1% relative bound.
         let quantiser = q("1e-2rel", DataType::Float32);
-        let err = quantiser
-            .encode("pt", f64::from(1e-40f32), 0)
-            .unwrap_err();
+        let err = quantiser.encode("pt", f64::from(1e-40f32), 0).unwrap_err();
         assert!(
             err.to_string().contains("`pt`") && err.to_string().contains("resolution"),
             "{err}"

@@ -94,9 +94,7 @@ pub fn shared_footer(path: &Path) -> Result<Footer> {
         })?;
         match &first {
             None => first = Some((file, footer)),
-            Some((first_file, f))
-                if f.model_id() != footer.model_id() =>
-            {
+            Some((first_file, f)) if f.model_id() != footer.model_id() => {
                 return Err(Error::DifferentModels {
                     first: first_file.clone(),
                     other: file,
