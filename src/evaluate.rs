@@ -14,7 +14,6 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef};
 use baler_udfs::codec::Codec;
-use baler_udfs::format::Storage;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
@@ -270,14 +269,7 @@ pub fn evaluate(
     let reader = ingest::open(original, read)?;
     let schema = reader.schema();
     check_same_columns(original, compressed, &schema, &codec.output_schema())?;
-    let header = codec.header();
-    let variables: Vec<usize> = header
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| matches!(c.storage, Storage::Decoded { .. }))
-        .map(|(i, _)| i)
-        .collect();
+    let variables: Vec<usize> = codec.varying_columns().to_vec();
     let mut metrics = vec![VariableAccumulator::default(); variables.len()];
     let mut samples: Vec<(String, Vec<f64>, Vec<f64>)> = variables
         .iter()
