@@ -182,7 +182,8 @@ pub fn exp_m1(x: f64) -> f64 {
     }
     let k = (x / std::f64::consts::LN_2).round();
     let r = (x - k * ln2_hi) - k * ln2_lo;
-    let scaled = (expm1_small(r) + 1.0) * power_of_two(k as i32);
+    // `k` is at most 1024 here; scaling by 2^(k−1) then 2 keeps every factor finite.
+    let scaled = (expm1_small(r) + 1.0) * power_of_two(k as i32 - 1) * 2.0;
     scaled - 1.0
 }
 
@@ -195,13 +196,10 @@ fn expm1_small(r: f64) -> f64 {
     sum
 }
 
-/// `2^k` for `|k| ≤ 1023`, exactly.
-fn power_of_two(k: i32) -> f64 {
-    if k < -1022 {
-        f64::from_bits(u64::from((1023 + k + 60) as u32) << 52) * 2f64.powi(-60)
-    } else {
-        f64::from_bits(u64::from((1023 + k) as u32) << 52)
-    }
+/// `2^k`, exactly, for `-1022 ≤ k ≤ 1023` (normal floats).
+pub(crate) fn power_of_two(k: i32) -> f64 {
+    debug_assert!((-1022..=1023).contains(&k));
+    f64::from_bits(((1023 + k) as u64) << 52)
 }
 
 #[cfg(test)]
@@ -217,6 +215,14 @@ mod tests {
             assert!((mine - libm).abs() <= 4.0 * ulp, "{x}: {mine} vs {libm}");
         }
         assert_eq!(exp_m1(0.0), 0.0);
+        // Near the top of the range the result is finite, as it should be.
+        for x in [709.0, 709.5, 709.75] {
+            let (mine, libm) = (exp_m1(x), x.exp_m1());
+            assert!(
+                (mine - libm).abs() <= 4.0 * libm * f64::EPSILON,
+                "{x}: {mine} vs {libm}"
+            );
+        }
     }
 
     #[test]

@@ -28,6 +28,7 @@ use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::exact::power_of_two;
 
 /// The guarantee asked for a column.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,13 @@ pub enum Bound {
     Relative { epsilon: f64 },
     /// `x_rec = x`.
     Exact,
+}
+
+impl Bound {
+    /// The bound a column of type `dt` gets: integer and boolean columns are always exact.
+    pub fn for_type(self, dt: &DataType) -> Self {
+        if dt.is_floating() { self } else { Self::Exact }
+    }
 }
 
 impl std::fmt::Display for Bound {
@@ -119,6 +127,7 @@ impl Quantiser {
     /// # Errors
     /// [`Error::Bound`] for types other than floats, integers and booleans.
     pub fn new(column: &str, bound: Bound, dt: &DataType) -> Result<Self> {
+        let bound = bound.for_type(dt);
         let grid = match dt {
             DataType::Float32 | DataType::Float64 => {
                 let (bits, mantissa) = if *dt == DataType::Float32 {
@@ -145,11 +154,6 @@ impl Quantiser {
                     message: format!("bounds apply to float and integer columns, not {other}"),
                 });
             }
-        };
-        let bound = if grid == Grid::Integers {
-            Bound::Exact
-        } else {
-            bound
         };
         Ok(Self { bound, grid })
     }
@@ -261,11 +265,6 @@ pub fn half_ulp(x: f64, single: bool) -> f64 {
         let v = x.abs();
         (f64::from_bits(v.to_bits() + 1) - v) / 2.0
     }
-}
-
-/// `2^m`, exactly.
-fn power_of_two(m: u32) -> f64 {
-    f64::from_bits(u64::from(1023 + m) << 52)
 }
 
 /// The cell of integer coordinate `t` for half-width `h`: the `k` with `|t − k(2h+1)| ≤ h`.
