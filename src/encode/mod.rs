@@ -218,8 +218,33 @@ pub struct Fitted {
     /// The autoencoder (method `ae`).
     pub model: Option<Autoencoder>,
     pub header: Header,
-    /// The methods (or latent sizes) tried on a sample, with their estimated sizes.
+    /// The candidates tried on a sample (methods, latent sizes), with their estimated sizes.
     pub estimates: Vec<Estimate>,
+    /// This model's own estimated size, once measured on the sample.
+    estimated_bytes: Option<u64>,
+}
+
+impl Fitted {
+    fn new(model: Option<Autoencoder>, header: Header) -> Self {
+        Self {
+            model,
+            header,
+            estimates: Vec::new(),
+            estimated_bytes: None,
+        }
+    }
+
+    /// The method as reports name it: `ae`, `predict`, or `residual` (`predict` without
+    /// features).
+    pub fn method_name(&self) -> &'static str {
+        match self.header.method.as_str() {
+            METHOD_PREDICT if self.header.predictors.iter().all(|p| p.features.is_empty()) => {
+                Method::Residual.name()
+            }
+            METHOD_PREDICT => Method::Predict.name(),
+            _ => Method::Ae.name(),
+        }
+    }
 }
 
 /// The estimated output size of one candidate, from encoding a sample.
@@ -284,38 +309,69 @@ fn fit_scan(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitt
         (None, None) => vec![Method::Ae],
         (None, Some(_)) => vec![Method::Predict, Method::Ae],
     };
-    let mut best: Option<(u64, Fitted)> = None;
-    let mut estimates = Vec::new();
-    for method in methods {
-        let fitted = match method {
-            Method::Ae => fit_ae(input, scan, options)?,
+    let sample = Sample::new(scan);
+    let candidates = methods
+        .into_iter()
+        .map(|method| match method {
+            Method::Ae => fit_ae(input, scan, &sample, options),
             Method::Predict | Method::Residual => {
-                fit_predict(input, scan, options, method == Method::Predict)?
+                fit_predict(input, scan, options, method == Method::Predict)
             }
-        };
-        let bytes = match fitted.estimates.iter().map(|e| e.bytes).min() {
-            Some(b) => b,
-            None if options.bounds.is_some() && options.method.is_none() => {
-                estimate(&fitted, scan)?
-            }
-            None => 0,
-        };
-        estimates.extend(fitted.estimates.iter().cloned());
-        if fitted.estimates.is_empty() && bytes > 0 {
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut estimates = Vec::new();
+    let mut fitted = keep_smallest(candidates, "", &sample, &mut estimates)?;
+    fitted.estimates = estimates;
+    Ok(fitted)
+}
+
+/// The first [`ESTIMATE_ROWS`] sample rows of the varying columns, to estimate sizes on.
+struct Sample {
+    values: Vec<Vec<f64>>,
+    /// Rows of the whole input.
+    total_rows: u64,
+}
+
+impl Sample {
+    fn new(scan: &Scan) -> Self {
+        Self {
+            values: varying_sample(scan, ESTIMATE_ROWS),
+            total_rows: scan.rows,
+        }
+    }
+}
+
+/// The candidate with the smallest estimated output; a single candidate is returned without
+/// estimating. Each new estimate is recorded in `estimates` (method name followed by `note`),
+/// and the candidates' own `estimates` are moved there too.
+fn keep_smallest(
+    candidates: Vec<Fitted>,
+    note: &str,
+    sample: &Sample,
+    estimates: &mut Vec<Estimate>,
+) -> Result<Fitted> {
+    let single = candidates.len() == 1;
+    let mut best: Option<Fitted> = None;
+    for mut fitted in candidates {
+        estimates.append(&mut fitted.estimates);
+        if !single && fitted.estimated_bytes.is_none() {
+            let bytes = estimate(&fitted, sample)?;
             estimates.push(Estimate {
-                method: method.name().into(),
+                method: format!("{}{note}", fitted.method_name()),
                 latent: fitted.header.model.latent,
                 latent_type: fitted.header.latent.data_type.clone(),
                 bytes,
             });
+            fitted.estimated_bytes = Some(bytes);
         }
-        if best.as_ref().is_none_or(|(b, _)| bytes < *b) {
-            best = Some((bytes, fitted));
+        if best
+            .as_ref()
+            .is_none_or(|b| fitted.estimated_bytes < b.estimated_bytes)
+        {
+            best = Some(fitted);
         }
     }
-    let (_, mut fitted) = best.expect("at least one method");
-    fitted.estimates = estimates;
-    Ok(fitted)
+    Ok(best.expect("at least one candidate"))
 }
 
 /// The varying columns' sample values, in header order.
@@ -327,47 +383,41 @@ fn varying_sample(scan: &Scan, rows: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Estimates the output size (latents, residuals, footer) by encoding part of the sample.
-fn estimate(fitted: &Fitted, scan: &Scan) -> Result<u64> {
-    let sample = varying_sample(scan, ESTIMATE_ROWS);
-    let rows = sample.first().map_or(0, Vec::len).max(1);
+/// Estimates the output size (latents, residuals, footer) by encoding the sample.
+fn estimate(fitted: &Fitted, sample: &Sample) -> Result<u64> {
+    let here = Path::new("<sample>");
+    let rows = sample.values.first().map_or(0, Vec::len).max(1);
     let footer = Footer {
         header: fitted.header.clone(),
-        decoder: decoder_bytes(fitted, Path::new("<sample>"))?,
+        decoder: decoder_bytes(fitted, here)?,
     };
-    let encoder = Encoder::new(fitted, &footer, Path::new("<sample>"))?;
-    let inputs = encoder.model_inputs(&sample)?;
+    let encoder = Encoder::new(fitted, &footer, here)?;
+    let (inputs, _) = encoder.encode(&sample.values)?;
     let schema = model_input_schema(&fitted.header);
     let batch = RecordBatch::try_new(schema.clone(), inputs)?;
+    let parquet_err = |source| Error::Parquet {
+        path: here.to_owned(),
+        source,
+    };
     let mut writer = ArrowWriter::try_new(
         ByteCounter::default(),
         schema.clone(),
         Some(lossless_properties(&schema, DEFAULT_ZSTD_LEVEL)?),
     )
-    .map_err(|source| Error::Parquet {
-        path: "<sample>".into(),
-        source,
-    })?;
-    let parquet_err = |source| Error::Parquet {
-        path: "<sample>".into(),
-        source,
-    };
+    .map_err(parquet_err)?;
     writer.write(&batch).map_err(parquet_err)?;
     let bytes = writer.into_inner().map_err(parquet_err)?.0;
     let footer_bytes: usize = footer_entries(&footer.header, &footer.decoder)
-        .map_err(|e| Error::Codec {
-            path: "<sample>".into(),
-            source: Box::new(e),
-        })?
+        .map_err(bound_err(here))?
         .iter()
         .map(|(k, v)| k.len() + v.len())
         .sum();
-    Ok((bytes as f64 * scan.rows as f64 / rows as f64) as u64 + footer_bytes as u64)
+    Ok((bytes as f64 * sample.total_rows as f64 / rows as f64) as u64 + footer_bytes as u64)
 }
 
 /// The autoencoder: trained on the sample; under error bounds without `--latent`, the latent
 /// size (and Float16 or Float32 latents) that gives the smallest estimated output.
-fn fit_ae(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitted> {
+fn fit_ae(input: &Path, scan: &Scan, sample: &Sample, options: &CompressOptions) -> Result<Fitted> {
     let columns = column_specs(scan, Method::Ae, options.bounds.as_ref())?;
     let n = columns
         .iter()
@@ -387,59 +437,31 @@ fn fit_ae(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitted
         None if bounded => vec![true, false],
         None => vec![false],
     };
+    let with_types = |trained: &Fitted| {
+        halves
+            .iter()
+            .map(|&half| with_latent_type(trained, half))
+            .collect::<Vec<_>>()
+    };
     let mut estimates = Vec::new();
     let latent = match options.latent {
         Some(l) => l.resolve(n)?,
         None if !bounded => LatentSize::Ratio(DEFAULT_RATIO).resolve(n)?,
         None => {
-            let mut best: Option<(u64, usize)> = None;
+            let mut candidates = Vec::new();
             for k in SEARCH_LATENTS.into_iter().filter(|&k| k < n) {
-                let fitted = train_ae(scan, &columns, k, false, options, SEARCH_TRAIN_ROWS)?;
-                for &half in &halves {
-                    let fitted = with_latent_type(&fitted, half);
-                    let bytes = estimate(&fitted, scan)?;
-                    estimates.push(Estimate {
-                        method: format!("ae (search, {SEARCH_TRAIN_ROWS} rows)"),
-                        latent: k,
-                        latent_type: fitted.header.latent.data_type.clone(),
-                        bytes,
-                    });
-                    if best.is_none_or(|(b, _)| bytes < b) {
-                        best = Some((bytes, k));
-                    }
-                }
+                let trained = train_ae(scan, &columns, k, options, SEARCH_TRAIN_ROWS)?;
+                candidates.extend(with_types(&trained));
             }
-            best.map_or(1, |(_, k)| k)
+            let note = format!(" (search, {SEARCH_TRAIN_ROWS} rows)");
+            keep_smallest(candidates, &note, sample, &mut estimates)?
+                .header
+                .model
+                .latent
         }
     };
-    let trained = train_ae(
-        scan,
-        &columns,
-        latent,
-        false,
-        options,
-        options.max_train_rows,
-    )?;
-    if halves.len() == 1 {
-        let mut fitted = with_latent_type(&trained, halves[0]);
-        fitted.estimates = estimates;
-        return Ok(fitted);
-    }
-    let mut best: Option<(u64, Fitted)> = None;
-    for half in halves {
-        let fitted = with_latent_type(&trained, half);
-        let bytes = estimate(&fitted, scan)?;
-        estimates.push(Estimate {
-            method: Method::Ae.name().into(),
-            latent,
-            latent_type: fitted.header.latent.data_type.clone(),
-            bytes,
-        });
-        if best.as_ref().is_none_or(|(b, _)| bytes < *b) {
-            best = Some((bytes, fitted));
-        }
-    }
-    let (_, mut fitted) = best.expect("one latent type at least");
+    let trained = train_ae(scan, &columns, latent, options, options.max_train_rows)?;
+    let mut fitted = keep_smallest(with_types(&trained), "", sample, &mut estimates)?;
     fitted.estimates = estimates;
     Ok(fitted)
 }
@@ -453,11 +475,7 @@ fn with_latent_type(fitted: &Fitted, half: bool) -> Fitted {
         DataType::Float32
     }
     .to_string();
-    Fitted {
-        model: fitted.model.clone(),
-        header,
-        estimates: Vec::new(),
-    }
+    Fitted::new(fitted.model.clone(), header)
 }
 
 /// Trains an autoencoder with `k` latents on the first `rows` sample rows.
@@ -465,7 +483,6 @@ fn train_ae(
     scan: &Scan,
     columns: &[ColumnSpec],
     k: usize,
-    half: bool,
     options: &CompressOptions,
     rows: usize,
 ) -> Result<Fitted> {
@@ -496,12 +513,7 @@ fn train_ae(
         columns.to_vec(),
         LatentSpec {
             columns: (0..spec.latent).map(latent_name).collect(),
-            data_type: if half {
-                DataType::Float16
-            } else {
-                DataType::Float32
-            }
-            .to_string(),
+            data_type: DataType::Float32.to_string(),
         },
         spec,
         TrainingSummary {
@@ -514,11 +526,7 @@ fn train_ae(
             seconds: summary.seconds,
         },
     );
-    Ok(Fitted {
-        model: Some(model),
-        header,
-        estimates: Vec::new(),
-    })
+    Ok(Fitted::new(Some(model), header))
 }
 
 /// The header of a new file.
@@ -579,7 +587,7 @@ fn fit_predict(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let predictors = predict::fit(&coded, learn)?;
+    let predictors = predict::fit(&coded, learn).map_err(bound_err(input))?;
     let mut header = header(
         METHOD_PREDICT,
         columns.clone(),
@@ -604,11 +612,7 @@ fn fit_predict(
         },
     );
     header.predictors = predictors;
-    Ok(Fitted {
-        model: None,
-        header,
-        estimates: Vec::new(),
-    })
+    Ok(Fitted::new(None, header))
 }
 
 /// Wraps a decode-side error about `input`.
@@ -668,14 +672,7 @@ fn column_specs(
                     }
                 }
             };
-            // Integer columns are always exact under a bound.
-            let bound = bound.map(|b| {
-                if field.data_type().is_floating() {
-                    b
-                } else {
-                    Bound::Exact
-                }
-            });
+            let bound = bound.map(|b| b.for_type(field.data_type()));
             Ok(ColumnSpec {
                 name: field.name().clone(),
                 data_type: field.data_type().to_string(),
@@ -721,26 +718,27 @@ struct Encoder<'a> {
     codec: Codec,
     normaliser: Normaliser,
     half: bool,
+    /// The data being encoded, named in errors.
+    path: PathBuf,
 }
 
 impl<'a> Encoder<'a> {
-    fn new(fitted: &'a Fitted, footer: &Footer, output: &Path) -> Result<Self> {
-        let codec = Codec::try_new(footer).map_err(|source| Error::Codec {
-            path: output.to_owned(),
-            source: Box::new(source),
-        })?;
+    fn new(fitted: &'a Fitted, footer: &Footer, path: &Path) -> Result<Self> {
+        let codec = Codec::try_new(footer).map_err(bound_err(path))?;
         Ok(Self {
             fitted,
             codec,
             normaliser: normaliser(&fitted.header.columns),
             half: fitted.header.latent.data_type == DataType::Float16.to_string(),
+            path: path.to_owned(),
         })
     }
 
-    /// The model inputs ([`Header::model_inputs`] order) for the varying columns' values.
-    fn model_inputs(&self, originals: &[Vec<f64>]) -> Result<Vec<ArrayRef>> {
+    /// The model inputs ([`Header::model_inputs`] order) for the varying columns' values, and
+    /// the model columns decoding them will give ([`Codec::decode_model_columns`]).
+    fn encode(&self, originals: &[Vec<f64>]) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
         let rows = originals.first().map_or(0, Vec::len);
-        let mut latents: Vec<ArrayRef> = Vec::new();
+        let mut inputs: Vec<ArrayRef> = Vec::new();
         if let Some(model) = &self.fitted.model {
             let x = Tensor::from_vec(
                 self.normaliser.normalise(originals),
@@ -754,23 +752,20 @@ impl<'a> Encoder<'a> {
                 let a: ArrayRef = Arc::new(Float32Array::from_iter_values(
                     (0..rows).map(|r| z[r * k + j]),
                 ));
-                latents.push(if self.half {
+                inputs.push(if self.half {
                     arrow::compute::cast(&a, &DataType::Float16)?
                 } else {
                     a
                 });
             }
         }
-        let refs: Vec<&ArrayRef> = latents.iter().collect();
-        let (residuals, _) = self
+        let latents: Vec<&ArrayRef> = inputs.iter().collect();
+        let (residuals, model) = self
             .codec
-            .encode_residuals(&refs, originals)
-            .map_err(|source| Error::Codec {
-                path: "<input>".into(),
-                source: Box::new(source),
-            })?;
-        latents.extend(residuals);
-        Ok(latents)
+            .encode_residuals(&latents, originals)
+            .map_err(bound_err(&self.path))?;
+        inputs.extend(residuals);
+        Ok((inputs, model))
     }
 }
 
@@ -870,13 +865,8 @@ fn load_fitting(
     if let Some(bounds) = &options.bounds {
         for c in &mut header.columns {
             if matches!(c.storage, Storage::Decoded { .. }) {
-                c.bound = bounds.get(&c.name).map(|b| {
-                    if c.data_type.starts_with("Float") {
-                        b
-                    } else {
-                        Bound::Exact
-                    }
-                });
+                let dt = c.arrow_type().map_err(bound_err(path))?;
+                c.bound = bounds.get(&c.name).map(|b| b.for_type(&dt));
             }
         }
     }
@@ -930,11 +920,7 @@ fn load_fitting(
             )));
         }
     }
-    Ok(Fitted {
-        model: Some(model),
-        header,
-        estimates: Vec::new(),
-    })
+    Ok(Fitted::new(Some(model), header))
 }
 
 /// A `Write` that only counts bytes: the size of the lossless baseline.
@@ -966,19 +952,8 @@ pub struct Parts {
 }
 
 impl Parts {
-    /// Reads the parts of a written file from its Parquet metadata.
-    fn of(path: &Path, rows: u64) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
-            .parse_and_finish(&file)
-            .map_err(|source| Error::Parquet {
-                path: path.to_owned(),
-                source,
-            })?;
+    /// The parts of a written file of `size` bytes, from the metadata its writer returned.
+    fn of(metadata: &parquet::file::metadata::ParquetMetaData, size: u64, rows: u64) -> Self {
         let mut parts = Self::default();
         for group in metadata.row_groups() {
             for column in group.columns() {
@@ -998,11 +973,11 @@ impl Parts {
         let per_row = |b: u64| 8.0 * b as f64 / rows.max(1) as f64;
         parts.latent_bits_per_row = per_row(parts.latent_bytes);
         parts.residual_bits_per_row = per_row(parts.residual_bytes);
-        Ok(parts)
+        parts
     }
 }
 
-/// The second pass: encode every batch, write it, decode it back, measure.
+/// The second pass: encode every batch, write it, measure what decoding will give.
 fn encode(
     reader: ingest::JetReader,
     output: &Path,
@@ -1020,8 +995,8 @@ fn encode(
         header: header.clone(),
         decoder: decoder_bytes(fitted, output)?,
     };
-    let encoder = Encoder::new(fitted, &footer, output)?;
-    let codec = Codec::try_new(&footer).map_err(codec_err)?;
+    let encoder = Encoder::new(fitted, &footer, &input)?;
+    let codec = &encoder.codec;
     let entries = footer_entries(header, &footer.decoder).map_err(codec_err)?;
     let out_schema = stored_schema(&in_schema, header);
     let varying: Vec<(usize, String)> = codec
@@ -1069,12 +1044,13 @@ fn encode(
                     .clone()
             })
             .collect();
-        arrays.extend(encoder.model_inputs(&originals)?);
+        let (inputs, model) = encoder.encode(&originals)?;
+        arrays.extend(inputs);
         let stored = RecordBatch::try_new(out_schema.clone(), arrays)?;
         writer.write(&stored).map_err(parquet_err)?;
         lossless.write(&batch).map_err(parquet_err)?;
-        let rebuilt = codec.decode_batch(&stored).map_err(codec_err)?;
-        measure(&mut metrics, &varying, &batch, &rebuilt)?;
+        let rebuilt = codec.assemble(&batch, model).map_err(codec_err)?;
+        measure(&mut metrics, &varying, &originals, &rebuilt)?;
         rows += batch.num_rows() as u64;
         progress.advance(batch.num_rows() as u64);
     }
@@ -1082,7 +1058,7 @@ fn encode(
     for (k, v) in entries {
         writer.append_key_value_metadata(KeyValue::new(k, v));
     }
-    writer.close().map_err(parquet_err)?;
+    let metadata = writer.close().map_err(parquet_err)?;
     let lossless_bytes = lossless.into_inner().map_err(parquet_err)?.0;
     file.commit()?;
     let raw_width: usize = varying
@@ -1111,13 +1087,6 @@ fn encode(
             .map(|c| c.name.clone())
             .collect()
     };
-    let method = match (
-        header.method.as_str(),
-        header.predictors.iter().all(|p| p.features.is_empty()),
-    ) {
-        (METHOD_PREDICT, true) => Method::Residual.name(),
-        (m, _) => m,
-    };
     Ok(CompressReport {
         output: output.to_owned(),
         rows,
@@ -1132,10 +1101,10 @@ fn encode(
             .zip(&varying)
             .map(|(m, (_, name))| m.finish(name))
             .collect(),
-        parts: Parts::of(output, rows)?,
+        parts: Parts::of(&metadata, sizes.output_bytes, rows),
         ratios: Ratios::from(&sizes),
         sizes,
-        method: method.into(),
+        method: fitted.method_name().into(),
         latent_type: if header.model.latent > 0 {
             header.latent.data_type.clone()
         } else {
@@ -1152,18 +1121,18 @@ fn encode(
     })
 }
 
-/// Adds the residuals of the decoded columns of one batch to `metrics`.
+/// Adds the residuals of the varying columns of one batch (original values `originals`, in
+/// `varying` order) to `metrics`.
 fn measure(
     metrics: &mut [VariableAccumulator],
-    decoded: &[(usize, String)],
-    original: &RecordBatch,
+    varying: &[(usize, String)],
+    originals: &[Vec<f64>],
     rebuilt: &RecordBatch,
 ) -> Result<()> {
-    for (acc, (i, _)) in metrics.iter_mut().zip(decoded) {
-        let x = scan::as_f64(original.column(*i))?;
+    for ((acc, (i, _)), x) in metrics.iter_mut().zip(varying).zip(originals) {
         let y = scan::as_f64(rebuilt.column(*i))?;
-        let pairs = x.as_primitive::<Float64Type>().values().iter().copied();
-        acc.update(pairs.zip(y.as_primitive::<Float64Type>().values().iter().copied()));
+        let y = y.as_primitive::<Float64Type>().values().iter().copied();
+        acc.update(x.iter().copied().zip(y));
     }
     Ok(())
 }

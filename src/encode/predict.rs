@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use baler_udfs::format::{Domain, Feature, Predictor};
 use baler_udfs::quantise::Quantiser;
 
-use crate::error::{Error, Result};
+use baler_udfs::Result;
 
 /// Rows of the sample used to fit the predictors.
 pub const FIT_ROWS: usize = 16_384;
@@ -52,8 +52,7 @@ struct Candidate {
 /// order.
 ///
 /// # Errors
-/// [`Error::Codec`]-free: only a sample value no grid point can hold
-/// ([`baler_udfs::Error::Bound`], wrapped in [`Error::Options`]).
+/// [`baler_udfs::Error::Bound`] for a sample value no grid point can hold.
 pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
     let rows = columns.first().map_or(0, |c| c.values.len()).min(FIT_ROWS);
     // The decoded values do not depend on the predictors: compute them once.
@@ -62,14 +61,7 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
         .map(|c| {
             c.values[..rows]
                 .iter()
-                .map(|&x| {
-                    c.quantiser
-                        .encode(c.name, x, 0)
-                        .map(|(_, rec)| rec)
-                        .map_err(|e| Error::Options {
-                            message: e.to_string(),
-                        })
-                })
+                .map(|&x| c.quantiser.encode(c.name, x, 0).map(|(_, rec)| rec))
                 .collect::<Result<Vec<f64>>>()
         })
         .collect::<Result<Vec<_>>>()?;

@@ -32,15 +32,21 @@ pub struct Codec {
     schema: SchemaRef,
     /// Header indices of the decoded or predicted columns.
     varying: Vec<usize>,
-    /// The quantiser of each header column with a bound.
+    /// The quantiser of each varying column with a bound (`varying` order).
     quantisers: Vec<Option<Quantiser>>,
+    /// For each varying column with a bound, the position of its residual among the residual
+    /// inputs (`varying` order).
+    residual_slots: Vec<Option<usize>>,
+    /// The stored inputs ([`Header::model_inputs`]): latents, then one residual per bounded
+    /// varying column, in `varying` order.
+    inputs: Vec<(String, DataType)>,
     /// Method `predict`: for each predictor, the `varying` position of its column and of each
     /// feature's column.
     plan: Vec<(usize, Vec<usize>)>,
 }
 
-/// Where the residuals come from: the stored columns (decoding), or the original values
-/// (encoding, which computes them).
+/// Where the residuals come from: the stored columns (decoding; one per bounded varying
+/// column, in order), or the original values (encoding, which computes them).
 enum Residuals<'a> {
     Stored(Vec<&'a [i64]>),
     Encode(&'a [Vec<f64>]),
@@ -69,21 +75,26 @@ impl Codec {
             .iter()
             .map(|c| Ok(Field::new(&c.name, c.arrow_type()?, true)))
             .collect::<Result<Vec<_>>>()?;
-        let quantisers = header
-            .columns
-            .iter()
-            .map(|c| {
-                c.bound
-                    .map(|b| Quantiser::new(&c.name, b, &c.arrow_type()?))
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>>>()?;
         let varying: Vec<usize> = header
             .columns
             .iter()
             .enumerate()
             .filter(|(_, c)| matches!(c.storage, Storage::Decoded { .. } | Storage::Predicted))
             .map(|(i, _)| i)
+            .collect();
+        let quantisers = varying
+            .iter()
+            .map(|&i| {
+                let c = &header.columns[i];
+                c.bound
+                    .map(|b| Quantiser::new(&c.name, b, &c.arrow_type()?))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut bounded = 0..;
+        let residual_slots = quantisers
+            .iter()
+            .map(|q| q.and_then(|_| bounded.next()))
             .collect();
         let position = |name: &str| {
             varying
@@ -110,6 +121,8 @@ impl Codec {
             schema: Arc::new(Schema::new(fields)),
             varying,
             quantisers,
+            residual_slots,
+            inputs: header.model_inputs(),
             plan,
         })
     }
@@ -164,10 +177,9 @@ impl Codec {
     pub fn decode_model_columns(&self, inputs: &[&ArrayRef]) -> Result<Vec<ArrayRef>> {
         let k = self.header.latent.columns.len();
         let rows = inputs.first().map_or(0, |a| a.len());
-        let names = self.header.model_inputs();
         let residuals = inputs[k.min(inputs.len())..]
             .iter()
-            .zip(&names[k..])
+            .zip(&self.inputs[k..])
             .map(|(a, (name, _))| Ok(values::<Int64Type>(a, name)?.values().as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let (recs, _) = self.reconstruct(
@@ -180,7 +192,8 @@ impl Codec {
 
     /// Encoding: the residual columns (Int64, in [`Header::model_inputs`] order) for the
     /// original values of the varying columns (`originals[i]` for [`Codec::varying_columns`]
-    /// `[i]`), given the latents; and the values decoding will give, as `f64`.
+    /// `[i]`), given the latents; and the model columns decoding will give (as
+    /// [`Codec::decode_model_columns`] returns them), computed by the same code.
     ///
     /// # Errors
     /// [`Error::Bound`] for a value no grid point can hold, and decoder errors.
@@ -188,14 +201,14 @@ impl Codec {
         &self,
         latents: &[&ArrayRef],
         originals: &[Vec<f64>],
-    ) -> Result<(Vec<ArrayRef>, Vec<Vec<f64>>)> {
+    ) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
         let rows = originals.first().map_or(0, Vec::len);
         let (recs, residuals) = self.reconstruct(latents, rows, Residuals::Encode(originals))?;
         let arrays = residuals
             .into_iter()
             .map(|r| Arc::new(Int64Array::from(r)) as ArrayRef)
             .collect();
-        Ok((arrays, recs))
+        Ok((arrays, self.typed(recs, rows)?))
     }
 
     /// The decoded values of the varying columns (as `f64`), and the residuals computed when
@@ -208,34 +221,26 @@ impl Codec {
     ) -> Result<Reconstruction> {
         let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.varying.len()];
         let mut computed: Vec<Vec<i64>> = vec![Vec::new(); self.varying.len()];
-        // The bounded-column order of each varying column's residual.
-        let mut slot = Vec::with_capacity(self.varying.len());
-        let mut next = 0;
-        for &i in &self.varying {
-            slot.push(self.quantisers[i].map(|_| {
-                next += 1;
-                next - 1
-            }));
-        }
-        let mut finish = |v: usize, predicted: Vec<Prediction>| -> Result<Vec<f64>> {
-            let column = &self.header.columns[self.varying[v]];
-            let Some(q) = &self.quantisers[self.varying[v]] else {
-                return Ok(predicted.iter().map(|p| p.value).collect());
+        // The decoded values of varying column `v` from its predictions (in `domain`).
+        let mut finish = |v: usize, predicted: Vec<f64>, domain: Domain| -> Result<Vec<f64>> {
+            let Some(q) = &self.quantisers[v] else {
+                return Ok(predicted);
             };
-            let k_hat = predicted.iter().map(|p| match p.domain {
-                Domain::Value => q.index_of_value(p.value),
-                Domain::Grid => q.index_of_coordinate(p.value),
+            let k_hat = predicted.iter().map(|&p| match domain {
+                Domain::Value => q.index_of_value(p),
+                Domain::Grid => q.index_of_coordinate(p),
             });
             match &residuals {
                 Residuals::Stored(stored) => {
-                    let r = stored[slot[v].expect("bounded column has a slot")];
+                    let r = stored[self.residual_slots[v].expect("bounded columns have a slot")];
                     Ok(k_hat.zip(r).map(|(k, r)| q.decode(k, *r)).collect())
                 }
                 Residuals::Encode(originals) => {
+                    let name = &self.header.columns[self.varying[v]].name;
                     let mut out = Vec::with_capacity(rows);
                     let mut res = Vec::with_capacity(rows);
                     for (k, x) in k_hat.zip(&originals[v]) {
-                        let (r, rec) = q.encode(&column.name, *x, k)?;
+                        let (r, rec) = q.encode(name, *x, k)?;
                         res.push(r);
                         out.push(rec);
                     }
@@ -259,18 +264,15 @@ impl Codec {
                 let scale = max - min;
                 let predicted = y[index]
                     .iter()
-                    .map(|y| Prediction {
-                        value: transform.inverse(f64::from(*y) * scale + min),
-                        domain: Domain::Value,
-                    })
+                    .map(|y| transform.inverse(f64::from(*y) * scale + min))
                     .collect();
-                recs[v] = finish(v, predicted)?;
+                recs[v] = finish(v, predicted, Domain::Value)?;
             }
         } else {
             for (p, (target, sources)) in self.header.predictors.iter().zip(&self.plan) {
                 let mut sum = vec![p.intercept; rows];
                 for (f, &s) in p.features.iter().zip(sources) {
-                    let quantiser = self.quantisers[self.varying[s]].as_ref();
+                    let quantiser = self.quantisers[s].as_ref();
                     for (acc, x) in sum.iter_mut().zip(&recs[s]) {
                         let feature = match (f.domain, quantiser) {
                             (Domain::Grid, Some(q)) => q.coordinate(*x),
@@ -279,20 +281,13 @@ impl Codec {
                         *acc += f.weight * feature;
                     }
                 }
-                let predicted = sum
-                    .into_iter()
-                    .map(|value| Prediction {
-                        value,
-                        domain: p.domain,
-                    })
-                    .collect();
-                recs[*target] = finish(*target, predicted)?;
+                recs[*target] = finish(*target, sum, p.domain)?;
             }
         }
         let residuals = computed
             .into_iter()
-            .zip(&slot)
-            .filter(|(_, s)| s.is_some())
+            .zip(&self.residual_slots)
+            .filter(|(_, slot)| slot.is_some())
             .map(|(r, _)| r)
             .collect();
         Ok((recs, residuals))
@@ -342,8 +337,7 @@ impl Codec {
     /// # Errors
     /// [`Error::MissingColumn`] when one is absent.
     pub fn model_inputs<'a>(&self, stored: &'a RecordBatch) -> Result<Vec<&'a ArrayRef>> {
-        self.header
-            .model_inputs()
+        self.inputs
             .iter()
             .map(|(n, _)| {
                 stored
@@ -360,13 +354,22 @@ impl Codec {
     /// [`Error::MissingColumn`] when a pass-through column or model input is absent,
     /// [`Error::ColumnType`] when one has the wrong type, and decoder errors.
     pub fn decode_batch(&self, stored: &RecordBatch) -> Result<RecordBatch> {
-        let mut model = self
-            .decode_model_columns(&self.model_inputs(stored)?)?
-            .into_iter();
+        let model = self.decode_model_columns(&self.model_inputs(stored)?)?;
+        self.assemble(stored, model)
+    }
+
+    /// The original columns in header order: pass-through columns taken from `batch` (stored
+    /// or original; checked against their declared types) and the model columns (as
+    /// [`Codec::decode_model_columns`] returns them).
+    ///
+    /// # Errors
+    /// [`Error::MissingColumn`] or [`Error::ColumnType`] for a pass-through column.
+    pub fn assemble(&self, batch: &RecordBatch, model: Vec<ArrayRef>) -> Result<RecordBatch> {
+        let mut model = model.into_iter();
         let mut arrays = Vec::with_capacity(self.header.columns.len());
         for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
             let array = match spec.storage {
-                Storage::PassThrough => pass_through(stored, &spec.name, field.data_type())?,
+                Storage::PassThrough => pass_through(batch, &spec.name, field.data_type())?,
                 _ => model.next().expect("one array per model column"),
             };
             arrays.push(array);
@@ -377,12 +380,6 @@ impl Codec {
 
 /// The decoded values of the varying columns, and the residuals computed when encoding.
 type Reconstruction = (Vec<Vec<f64>>, Vec<Vec<i64>>);
-
-/// A prediction and the domain it is in.
-struct Prediction {
-    value: f64,
-    domain: Domain,
-}
 
 /// `array` as a primitive array of type `T`, or a type error naming the column.
 fn values<'a, T: ArrowPrimitiveType>(
