@@ -242,10 +242,11 @@ pub struct Footer {
 
 impl Footer {
     /// The hex SHA-256 of everything decoding depends on: decoder bytes, column specs
-    /// (normalisation, bounds) and predictors. Files with the same id decode alike.
+    /// (normalisation, bounds), latent columns and predictors. Files with the same id decode
+    /// alike.
     pub fn model_id(&self) -> String {
-        let spec = serde_json::to_vec(&(&self.header.columns, &self.header.predictors))
-            .unwrap_or_default();
+        let h = &self.header;
+        let spec = serde_json::to_vec(&(&h.columns, &h.latent, &h.predictors)).unwrap_or_default();
         sha256_hex(&[self.decoder.as_slice(), &spec].concat())
     }
 
