@@ -34,7 +34,7 @@ struct Args {
     epochs: usize,
     /// Methods to run.
     #[arg(long, value_delimiter = ',', default_value = "predict,ae,residual")]
-    methods: Vec<String>,
+    methods: Vec<Method>,
     /// Working folder (the generated input is kept there).
     #[arg(long, default_value = "bench-data")]
     dir: PathBuf,
@@ -89,13 +89,8 @@ fn main() -> Result<()> {
             start.elapsed().as_secs_f64(),
         )];
         rows.push(("lossless Parquet + zstd".into(), lossless, 0.0));
-        for name in &args.methods {
-            let method = match name.as_str() {
-                "predict" => Method::Predict,
-                "ae" => Method::Ae,
-                "residual" => Method::Residual,
-                other => anyhow::bail!("unknown method `{other}`"),
-            };
+        for &method in &args.methods {
+            let name = method.name();
             let output = args
                 .dir
                 .join(format!("bound-{epsilon}-{name}.baler.parquet"));
@@ -115,7 +110,7 @@ fn main() -> Result<()> {
             let label = if method == Method::Ae {
                 format!("ae (k={}, {})", report.latent, report.latent_type)
             } else {
-                name.clone()
+                name.to_owned()
             };
             rows.push((
                 label,

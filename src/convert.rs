@@ -12,7 +12,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
-use crate::ingest::{self, DroppedColumn, ReadOptions};
+use crate::ingest::{self, DroppedColumn, EVENT_COLUMN, ReadOptions};
 use crate::output::{AtomicFile, check_output};
 use crate::progress::{NoProgress, Progress};
 
@@ -61,8 +61,10 @@ pub struct ConvertSummary {
     pub bytes: u64,
 }
 
-/// Writer settings for lossless jet tables: zstd, and BYTE_STREAM_SPLIT without dictionary
-/// for floating-point columns (their bytes compress far better split by significance).
+/// Writer settings for lossless jet tables: zstd; BYTE_STREAM_SPLIT without dictionary for
+/// floating-point columns (their bytes compress far better split by significance); and
+/// DELTA_BINARY_PACKED for the event index, which is sorted with steps of 0 or 1 (about 1 bit
+/// per jet, where a dictionary of event numbers costs 14).
 pub fn lossless_properties(schema: &Schema, zstd_level: i32) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(zstd_level).map_err(|e| {
         Error::Arrow(arrow::error::ArrowError::InvalidArgumentError(
@@ -71,12 +73,15 @@ pub fn lossless_properties(schema: &Schema, zstd_level: i32) -> Result<WriterPro
     })?;
     let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(level));
     for field in schema.fields() {
-        if matches!(field.data_type(), DataType::Float32 | DataType::Float64) {
-            let col = ColumnPath::from(field.name().as_str());
-            builder = builder
-                .set_column_dictionary_enabled(col.clone(), false)
-                .set_column_encoding(col, Encoding::BYTE_STREAM_SPLIT);
-        }
+        let encoding = match field.data_type() {
+            DataType::Float32 | DataType::Float64 => Encoding::BYTE_STREAM_SPLIT,
+            dt if dt.is_integer() && field.name() == EVENT_COLUMN => Encoding::DELTA_BINARY_PACKED,
+            _ => continue,
+        };
+        let col = ColumnPath::from(field.name().as_str());
+        builder = builder
+            .set_column_dictionary_enabled(col.clone(), false)
+            .set_column_encoding(col, encoding);
     }
     Ok(builder.build())
 }

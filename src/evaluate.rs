@@ -1,11 +1,13 @@
-//! `evaluate`: the autoencoder against lossless Parquet and float mantissa truncation, on the
+//! `evaluate`: a compressed file against lossless Parquet, float mantissa truncation and, for a
+//! file written under error bounds, the other compression methods under the same bounds, on the
 //! same columns, measured in one run.
 //!
 //! The original file and the compressed one are read side by side. Per decoded variable the
 //! residual and response metrics are accumulated, and with them, for every float column and
 //! every number of kept mantissa bits, the error that truncation would make; a second pass writes
-//! the truncated columns (k chosen per column so that its relative RMS is no larger than the
-//! autoencoder's) and the lossless columns to byte counters.
+//! the truncated columns and the lossless columns to byte counters. Truncation keeps, per column,
+//! the fewest mantissa bits that meet the column's error bound when it has one, and otherwise
+//! whose relative RMS is no larger than the compressed file's.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,18 +16,42 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef};
 use baler_udfs::codec::Codec;
+use baler_udfs::quantise::Bound;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
 use crate::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties};
-use crate::encode::ByteCounter;
+use crate::encode::{self, ByteCounter, CompressOptions, ErrorBounds, Method};
 use crate::error::{Error, Result};
 use crate::ingest::{self, ReadOptions};
 use crate::metrics::{VariableAccumulator, VariableMetrics};
+use crate::model::TrainConfig;
 
 /// Rows of each variable kept for plots.
 pub const DEFAULT_PLOT_ROWS: usize = 200_000;
+
+/// What [`evaluate`] measures besides the file itself.
+#[derive(Debug, Clone)]
+pub struct EvaluateOptions {
+    /// Rows of each variable kept for plots.
+    pub plot_rows: usize,
+    /// Methods to compress the original with, under the file's error bounds, to compare; the
+    /// file's own method is skipped. Ignored for files without error bounds.
+    pub compare: Vec<Method>,
+    /// Training of the compared autoencoder.
+    pub train: TrainConfig,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        Self {
+            plot_rows: DEFAULT_PLOT_ROWS,
+            compare: Method::ALL.to_vec(),
+            train: TrainConfig::default(),
+        }
+    }
+}
 
 /// A method's size and ratio.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,6 +125,7 @@ fn mantissa_bits(dt: &DataType) -> Option<u32> {
 struct TruncationErrors {
     squared: Vec<f64>,
     values: f64,
+    max_abs: f64,
 }
 
 impl TruncationErrors {
@@ -106,6 +133,7 @@ impl TruncationErrors {
         Self {
             squared: vec![0.0; bits as usize + 1],
             values: 0.0,
+            max_abs: 0.0,
         }
     }
 
@@ -119,23 +147,29 @@ impl TruncationErrors {
                 .sum::<f64>();
         }
         self.values += x.iter().map(|x| x * x).sum::<f64>();
+        self.max_abs = x.iter().fold(self.max_abs, |m, x| m.max(x.abs()));
+    }
+
+    fn relative_rms(&self, bits: u32) -> f64 {
+        if self.values == 0.0 {
+            0.0
+        } else {
+            (self.squared[bits as usize] / self.values).sqrt()
+        }
+    }
+
+    /// The fewest bits that keep every value within `bound`.
+    fn choose_bounded(&self, bound: Bound) -> (u32, f64) {
+        let bits = bits_within(self.squared.len() as u32 - 1, bound, self.max_abs);
+        (bits, self.relative_rms(bits))
     }
 
     /// The fewest bits whose relative RMS is at most `target`.
     fn choose(&self, target: f64) -> (u32, f64) {
-        let rel = |sq: f64| {
-            if self.values == 0.0 {
-                0.0
-            } else {
-                (sq / self.values).sqrt()
-            }
-        };
-        let last = self.squared.len() - 1;
-        self.squared
-            .iter()
-            .enumerate()
-            .find(|(_, sq)| rel(**sq) <= target)
-            .map_or((last as u32, 0.0), |(k, sq)| (k as u32, rel(*sq)))
+        let last = self.squared.len() as u32 - 1;
+        (0..=last)
+            .find(|&k| self.relative_rms(k) <= target)
+            .map_or((last, 0.0), |k| (k, self.relative_rms(k)))
     }
 }
 
@@ -254,18 +288,22 @@ fn open_compressed(path: &Path) -> Result<(Codec, Aligned)> {
     ))
 }
 
-/// Compares `compressed` with `original` and with the two classic baselines.
+/// Compares `compressed` with `original`, with the two classic baselines and, for a file
+/// written under error bounds, with `options.compare`'s other methods under the same bounds.
 ///
 /// # Errors
-/// Read errors, a compressed file that is not baler's, and files that do not hold the same
-/// columns or rows.
+/// Read errors, a compressed file that is not baler's, files that do not hold the same
+/// columns or rows, and failures of the compared methods.
 pub fn evaluate(
     original: &Path,
     compressed: &Path,
     read: &ReadOptions,
-    plot_rows: usize,
+    options: &EvaluateOptions,
 ) -> Result<Evaluation> {
+    let plot_rows = options.plot_rows;
     let (codec, mut decoded) = open_compressed(compressed)?;
+    let header = codec.header();
+    let bounds = ErrorBounds::of(header);
     let reader = ingest::open(original, read)?;
     let schema = reader.schema();
     check_same_columns(original, compressed, &schema, &codec.output_schema())?;
@@ -330,7 +368,13 @@ pub fn evaluate(
         .zip(&samples)
         .map(|(m, (name, _, _))| m.finish(name))
         .collect();
-    let choices = choose_truncation(&schema, &floats, &truncation, &variables_metrics);
+    let choices = choose_truncation(
+        &schema,
+        &floats,
+        &truncation,
+        &variables_metrics,
+        bounds.as_ref(),
+    );
     let truncated_bytes = truncated_size(original, read, &choices)?;
     let raw_bytes = rows
         * schema
@@ -340,29 +384,32 @@ pub fn evaluate(
             .sum::<u64>();
     let ratio = |bytes: u64| raw_bytes as f64 / bytes.max(1) as f64;
     let compressed_bytes = std::fs::metadata(compressed).map(|m| m.len()).unwrap_or(0);
-    let methods = vec![
-        MethodResult {
-            method: "autoencoder".into(),
-            bytes: compressed_bytes,
-            ratio: ratio(compressed_bytes),
-        },
-        MethodResult {
-            method: "lossless Parquet + zstd".into(),
-            bytes: lossless_bytes,
-            ratio: ratio(lossless_bytes),
-        },
-        MethodResult {
-            method: "truncation + zstd".into(),
-            bytes: truncated_bytes,
-            ratio: ratio(truncated_bytes),
-        },
-    ];
+    let own = Method::of(header);
+    let result = |method: String, bytes: u64| MethodResult {
+        method,
+        bytes,
+        ratio: ratio(bytes),
+    };
+    let mut methods = vec![result(format!("{} (this file)", own.name()), compressed_bytes)];
+    if let Some(bounds) = &bounds {
+        let others: Vec<Method> = options.compare.iter().copied().filter(|m| *m != own).collect();
+        for (method, bytes) in compare_methods(original, read, header, bounds, &others, options)? {
+            methods.push(result(method.name().to_owned(), bytes));
+        }
+    }
+    methods.push(result("lossless Parquet + zstd".into(), lossless_bytes));
+    let truncation_label = if bounds.is_some() {
+        "truncation + zstd (same bounds)"
+    } else {
+        "truncation + zstd"
+    };
+    methods.push(result(truncation_label.into(), truncated_bytes));
     Ok(Evaluation {
         original: original.to_owned(),
         compressed: compressed.to_owned(),
         rows,
         raw_bytes,
-        verdict: verdict(&methods),
+        verdict: verdict(own, &methods),
         variables: variables_metrics,
         methods,
         truncation: choices,
@@ -406,13 +453,15 @@ fn check_same_columns(
     Ok(())
 }
 
-/// Per float column, the fewest mantissa bits whose relative RMS is at most the autoencoder's
-/// for that column (all bits for columns the autoencoder does not reconstruct).
+/// Per float column, the fewest mantissa bits that meet the column's error bound when the file
+/// has bounds, and otherwise whose relative RMS is at most the compressed file's for that column
+/// (all bits for columns the file does not reconstruct).
 fn choose_truncation(
     schema: &SchemaRef,
     floats: &[usize],
     errors: &[TruncationErrors],
     metrics: &[VariableMetrics],
+    bounds: Option<&ErrorBounds>,
 ) -> Vec<TruncationChoice> {
     floats
         .iter()
@@ -423,7 +472,10 @@ fn choose_truncation(
                 .iter()
                 .find(|m| &m.name == name)
                 .map_or(0.0, |m| m.relative_rms);
-            let (bits, rel) = e.choose(target);
+            let (bits, rel) = match bounds {
+                Some(b) => e.choose_bounded(b.get(name).unwrap_or(Bound::Exact)),
+                None => e.choose(target),
+            };
             TruncationChoice {
                 column: name.clone(),
                 mantissa_bits: bits,
@@ -436,12 +488,25 @@ fn choose_truncation(
 /// Mantissa bits that round-to-nearest truncation keeps so that every value of a float column
 /// of type `dt` stays within the relative bound `epsilon` (`2^-(bits+1) ≤ ε`).
 pub fn bits_for_relative_bound(dt: &DataType, epsilon: f64) -> Option<u32> {
-    let full = mantissa_bits(dt)?;
-    Some(
-        (0..=full)
-            .find(|b| 0.5f64.powi(*b as i32 + 1) <= epsilon)
-            .unwrap_or(full),
-    )
+    Some(bits_within(
+        mantissa_bits(dt)?,
+        Bound::Relative { epsilon },
+        0.0,
+    ))
+}
+
+/// The fewest of `full` mantissa bits that keep every value, the largest of magnitude
+/// `max_abs`, within `bound`: round-to-nearest truncation to `b` bits errs by at most
+/// `2^-(b+1)·|x|`.
+fn bits_within(full: u32, bound: Bound, max_abs: f64) -> u32 {
+    let (magnitude, epsilon) = match bound {
+        Bound::Exact => return full,
+        Bound::Relative { epsilon } => (1.0, epsilon),
+        Bound::Absolute { epsilon } => (max_abs, epsilon),
+    };
+    (0..=full)
+        .find(|b| 0.5f64.powi(*b as i32 + 1) * magnitude <= epsilon)
+        .unwrap_or(full)
 }
 
 /// Bytes of the original columns with float columns truncated as chosen, as Parquet + zstd.
@@ -482,28 +547,60 @@ pub fn truncated_size(
     Ok(writer.into_inner().map_err(parquet_err)?.0)
 }
 
-/// Which method wins, and by how much.
-fn verdict(methods: &[MethodResult]) -> String {
-    let ae = &methods[0];
+/// Compresses `original` with each of `methods` under `bounds` (keeping the same columns as
+/// the file whose `header` is given) into a temporary folder; returns each one's bytes.
+fn compare_methods(
+    original: &Path,
+    read: &ReadOptions,
+    header: &baler_udfs::format::Header,
+    bounds: &ErrorBounds,
+    methods: &[Method],
+    options: &EvaluateOptions,
+) -> Result<Vec<(Method, u64)>> {
+    let dir = tempfile::tempdir().map_err(|source| Error::Write {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    methods
+        .iter()
+        .map(|&method| {
+            let output = dir.path().join(format!("{}.parquet", method.name()));
+            let compress = CompressOptions {
+                bounds: Some(bounds.clone()),
+                method: Some(method),
+                keep: encode::kept_columns(header),
+                train: options.train.clone(),
+                ..CompressOptions::default()
+            };
+            let report = encode::compress(original, &output, read, &compress)?;
+            Ok((method, report.sizes.output_bytes))
+        })
+        .collect()
+}
+
+/// Which method wins, and by how much; `methods[0]` is the evaluated file, written by `own`.
+fn verdict(own: Method, methods: &[MethodResult]) -> String {
+    let file = &methods[0];
     let best_other = methods[1..]
         .iter()
         .max_by(|a, b| a.ratio.total_cmp(&b.ratio))
         .expect("two baselines");
-    if ae.ratio > best_other.ratio {
+    let name = own.description();
+    if file.ratio > best_other.ratio {
         format!(
-            "the autoencoder wins: R {:.2} against {:.2} for {} ({:.2}x smaller)",
-            ae.ratio,
+            "{name} wins: R {:.2} against {:.2} for {} ({:.2}x smaller)",
+            file.ratio,
             best_other.ratio,
             best_other.method,
-            ae.ratio / best_other.ratio
+            file.ratio / best_other.ratio
         )
     } else {
         format!(
-            "{} wins: R {:.2} against {:.2} for the autoencoder ({:.2}x smaller); the autoencoder does not pay here",
+            "{} wins: R {:.2} against {:.2} for {name} ({:.2}x smaller); {name} does not pay here",
             best_other.method,
             best_other.ratio,
-            ae.ratio,
-            best_other.ratio / ae.ratio
+            file.ratio,
+            best_other.ratio / file.ratio
         )
     }
 }

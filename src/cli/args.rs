@@ -59,9 +59,42 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
 
+    /// For a file written under error bounds: the other methods to compress the input with,
+    /// under the same bounds, to compare (`none` for none).
+    #[arg(long, value_delimiter = ',', default_value = "predict,ae,residual", value_name = "METHODS")]
+    pub compare: Vec<CompareArg>,
+
+    /// Training epochs of the compared autoencoder.
+    #[arg(long, default_value_t = baler_arrow::model::train::DEFAULT_EPOCHS)]
+    pub epochs: usize,
+
     /// Print the evaluation as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--compare` values: a method, or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum CompareArg {
+    Ae,
+    Predict,
+    Residual,
+    None,
+}
+
+impl CompareArg {
+    /// The methods a list of `--compare` values names.
+    pub fn methods(values: &[Self]) -> Vec<Method> {
+        values
+            .iter()
+            .filter_map(|v| match v {
+                Self::Ae => Some(MethodArg::Ae.into()),
+                Self::Predict => Some(MethodArg::Predict.into()),
+                Self::Residual => Some(MethodArg::Residual.into()),
+                Self::None => None,
+            })
+            .collect()
+    }
 }
 
 /// Which rows to read from the input.

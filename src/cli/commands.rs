@@ -10,7 +10,7 @@ use baler_arrow::output::default_output;
 use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds};
 
 use super::args::{
-    Cli, Command, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
+    Cli, Command, CompareArg, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
     LatentTypeArg, SqlArgs, TrainArgs,
 };
 use super::progress::Bar;
@@ -30,11 +30,19 @@ pub fn run(cli: Cli) -> Result<()> {
 fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     use baler_arrow::evaluate;
     let input = &args.input.input;
+    let options = evaluate::EvaluateOptions {
+        compare: CompareArg::methods(&args.compare),
+        train: baler_arrow::model::TrainConfig {
+            epochs: args.epochs,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let e = evaluate::evaluate(
         input,
         &args.compressed,
         &ReadOptions::from(&args.input),
-        evaluate::DEFAULT_PLOT_ROWS,
+        &options,
     )
     .with_context(|| {
         format!(

@@ -94,6 +94,29 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, in the order reports list them.
+    pub const ALL: [Self; 3] = [Self::Predict, Self::Ae, Self::Residual];
+
+    /// The method that wrote a file with this header (`residual` is `predict` without features).
+    pub fn of(header: &Header) -> Self {
+        match header.method.as_str() {
+            METHOD_PREDICT if header.predictors.iter().all(|p| p.features.is_empty()) => {
+                Self::Residual
+            }
+            METHOD_PREDICT => Self::Predict,
+            _ => Self::Ae,
+        }
+    }
+
+    /// How sentences name it.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Ae => "the autoencoder",
+            Self::Predict => "learned prediction",
+            Self::Residual => "the model-free residual coder",
+        }
+    }
+
     /// The name users type and reports show.
     pub fn name(self) -> &'static str {
         match self {
@@ -101,6 +124,17 @@ impl Method {
             Self::Predict => "predict",
             Self::Residual => "residual",
         }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown method `{s}` (expected `ae`, `predict` or `residual`)"))
     }
 }
 
@@ -128,6 +162,16 @@ impl std::str::FromStr for ErrorBounds {
 }
 
 impl ErrorBounds {
+    /// The bounds a compressed file was written under; `None` when it has none.
+    pub fn of(header: &Header) -> Option<Self> {
+        let columns: Vec<(String, Bound)> = header
+            .columns
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.bound?)))
+            .collect();
+        (!columns.is_empty()).then_some(Self { all: None, columns })
+    }
+
     /// Every column under one bound.
     pub fn all(bound: Bound) -> Self {
         Self {
@@ -237,13 +281,7 @@ impl Fitted {
     /// The method as reports name it: `ae`, `predict`, or `residual` (`predict` without
     /// features).
     pub fn method_name(&self) -> &'static str {
-        match self.header.method.as_str() {
-            METHOD_PREDICT if self.header.predictors.iter().all(|p| p.features.is_empty()) => {
-                Method::Residual.name()
-            }
-            METHOD_PREDICT => Method::Predict.name(),
-            _ => Method::Ae.name(),
-        }
+        Method::of(&self.header).name()
     }
 }
 
@@ -854,6 +892,16 @@ pub fn compress(
     Ok(report)
 }
 
+/// The columns a file keeps as they are (`--keep`): its pass-through columns but the event index.
+pub fn kept_columns(header: &Header) -> Vec<String> {
+    header
+        .columns
+        .iter()
+        .filter(|c| matches!(c.storage, Storage::PassThrough) && c.name != ingest::EVENT_COLUMN)
+        .map(|c| c.name.clone())
+        .collect()
+}
+
 /// Loads a saved model and checks that it describes `input`'s columns.
 fn load_fitting(
     path: &Path,
@@ -871,13 +919,7 @@ fn load_fitting(
         }
     }
     let progress = options.progress.as_ref();
-    let mut keep: Vec<String> = header
-        .columns
-        .iter()
-        .filter(|c| matches!(c.storage, Storage::PassThrough))
-        .map(|c| c.name.clone())
-        .collect();
-    keep.retain(|k| k != ingest::EVENT_COLUMN);
+    let keep = kept_columns(&header);
     let reader = ingest::open(input, read)?;
     let mismatch = |message: String| Error::ModelMismatch {
         model: path.to_owned(),

@@ -3,9 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float32Array, UInt64Array};
+use arrow::array::{ArrayRef, AsArray, Float32Array, UInt64Array};
+use arrow::datatypes::Float32Type;
 use baler_arrow::encode;
-use baler_arrow::evaluate::{self, DEFAULT_PLOT_ROWS};
+use baler_arrow::encode::Method;
+use baler_arrow::evaluate::{self, EvaluateOptions};
 use baler_arrow::ingest::ReadOptions;
 use rand::{Rng, SeedableRng};
 
@@ -22,11 +24,20 @@ fn lossless_wins_on_a_tiny_file() {
     let out = dir.path().join("ttbar.baler.parquet");
     let input = data("cms_nanoaod_2015_ttbar.root");
     compress(&input, &out, 11, 2);
-    let e = evaluate::evaluate(&input, &out, &ReadOptions::default(), DEFAULT_PLOT_ROWS).unwrap();
+    let e = evaluate::evaluate(
+        &input,
+        &out,
+        &ReadOptions::default(),
+        &EvaluateOptions::default(),
+    )
+    .unwrap();
     assert_eq!(e.rows, 537);
+    // Without error bounds, no other method is run.
+    assert_eq!(e.methods.len(), 3, "{:?}", e.methods);
     let ae = &e.methods[0];
     let lossless = &e.methods[1];
-    assert_eq!(ae.method, "autoencoder");
+    assert_eq!(ae.method, "ae (this file)");
+    assert_eq!(lossless.method, "lossless Parquet + zstd");
     assert!(lossless.ratio > ae.ratio, "{:?}", e.methods);
     assert!(
         !e.verdict.starts_with("the autoencoder wins"),
@@ -121,6 +132,65 @@ fn the_autoencoder_wins_on_redundant_columns_and_the_report_renders() {
 }
 
 #[test]
+fn a_bounded_file_is_compared_with_every_method_under_the_same_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = crate::compress::generated(dir.path(), "jets.parquet", 3000, 5);
+    let out = dir.path().join("jets.baler.parquet");
+    let options = encode::CompressOptions {
+        method: Some(Method::Predict),
+        bounds: Some("all=1e-3rel,eta=1e-3abs".parse().unwrap()),
+        ..crate::compress::options(2)
+    };
+    encode::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
+    let e = evaluate::evaluate(
+        &input,
+        &out,
+        &ReadOptions::default(),
+        &EvaluateOptions {
+            train: crate::compress::options(2).train,
+            ..EvaluateOptions::default()
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = e.methods.iter().map(|m| m.method.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "predict (this file)",
+            "ae",
+            "residual",
+            "lossless Parquet + zstd",
+            "truncation + zstd (same bounds)"
+        ]
+    );
+    assert!(e.methods.iter().all(|m| m.bytes > 0), "{:?}", e.methods);
+    // Learned prediction beats lossless Parquet (the autoencoder's decoder outweighs 3000 rows),
+    // and the verdict names the file's method.
+    assert!(e.methods[0].bytes < e.methods[3].bytes, "{:?}", e.methods);
+    assert!(e.verdict.contains("learned prediction"), "{}", e.verdict);
+    // Truncation meets the same guarantee with the fewest bits: 2^-(b+1) <= 1e-3 for relative
+    // columns, and 2^-(b+1)·max|eta| <= 1e-3 for eta.
+    let table = crate::common::read_parquet(&input);
+    let eta_max = table
+        .column_by_name("eta")
+        .unwrap()
+        .as_primitive::<Float32Type>()
+        .values()
+        .iter()
+        .fold(0f32, |m, x| m.max(x.abs()));
+    for t in &e.truncation {
+        let b = t.mantissa_bits as i32;
+        let magnitude = if t.column == "eta" {
+            f64::from(eta_max)
+        } else {
+            1.0
+        };
+        assert!(0.5f64.powi(b + 1) * magnitude <= 1e-3, "{t:?}");
+        assert!(0.5f64.powi(b) * magnitude > 1e-3, "{t:?}: not the fewest bits");
+    }
+}
+
+#[test]
 fn evaluate_refuses_a_compressed_file_of_other_data() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dy.baler.parquet");
@@ -129,7 +199,10 @@ fn evaluate_refuses_a_compressed_file_of_other_data() {
         &data("cms_hzz_2012_tutorial.root"),
         &out,
         &ReadOptions::default(),
-        10,
+        &EvaluateOptions {
+            plot_rows: 10,
+            ..EvaluateOptions::default()
+        },
     )
     .unwrap_err()
     .to_string();
