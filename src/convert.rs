@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
@@ -66,6 +66,11 @@ pub struct ConvertSummary {
 /// DELTA_BINARY_PACKED for the event index, which is sorted with steps of 0 or 1 (about 1 bit
 /// per jet, where a dictionary of event numbers costs 14).
 pub fn lossless_properties(schema: &Schema, zstd_level: i32) -> Result<WriterProperties> {
+    Ok(lossless_builder(schema, zstd_level)?.build())
+}
+
+/// [`lossless_properties`], still open to per-column settings.
+pub fn lossless_builder(schema: &Schema, zstd_level: i32) -> Result<WriterPropertiesBuilder> {
     let level = ZstdLevel::try_new(zstd_level).map_err(|e| {
         Error::Arrow(arrow::error::ArrowError::InvalidArgumentError(
             e.to_string(),
@@ -78,12 +83,51 @@ pub fn lossless_properties(schema: &Schema, zstd_level: i32) -> Result<WriterPro
             dt if dt.is_integer() && field.name() == EVENT_COLUMN => Encoding::DELTA_BINARY_PACKED,
             _ => continue,
         };
-        let col = ColumnPath::from(field.name().as_str());
-        builder = builder
-            .set_column_dictionary_enabled(col.clone(), false)
-            .set_column_encoding(col, encoding);
+        builder = without_dictionary(builder, field.name(), encoding);
     }
-    Ok(builder.build())
+    Ok(builder)
+}
+
+/// `builder` with column `name` written in `encoding` and no dictionary.
+pub fn without_dictionary(
+    builder: WriterPropertiesBuilder,
+    name: &str,
+    encoding: Encoding,
+) -> WriterPropertiesBuilder {
+    let col = ColumnPath::from(name);
+    builder
+        .set_column_dictionary_enabled(col.clone(), false)
+        .set_column_encoding(col, encoding)
+}
+
+/// The bytes `batch` takes as a Parquet file written with `props` (`path` names it in errors).
+///
+/// # Errors
+/// [`Error::Parquet`] when the writer refuses the batch.
+pub fn parquet_bytes(batch: &RecordBatch, props: WriterProperties, path: &Path) -> Result<u64> {
+    let parquet_err = |source| Error::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    let mut writer = ArrowWriter::try_new(ByteCounter::default(), batch.schema(), Some(props))
+        .map_err(parquet_err)?;
+    writer.write(batch).map_err(parquet_err)?;
+    Ok(writer.into_inner().map_err(parquet_err)?.0)
+}
+
+/// A `Write` that only counts bytes: the size a Parquet file would have.
+#[derive(Default)]
+pub(crate) struct ByteCounter(pub(crate) u64);
+
+impl Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Writes every batch to `out` as Parquet; returns the number of rows.

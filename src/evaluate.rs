@@ -21,8 +21,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
-use crate::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties};
-use crate::encode::{self, ByteCounter, CompressOptions, ErrorBounds, Method};
+use crate::convert::{ByteCounter, DEFAULT_ZSTD_LEVEL, lossless_properties};
+use crate::encode::{self, CompressOptions, ErrorBounds, Method};
 use crate::error::{Error, Result};
 use crate::ingest::{self, ReadOptions};
 use crate::metrics::{VariableAccumulator, VariableMetrics};
@@ -390,9 +390,17 @@ pub fn evaluate(
         bytes,
         ratio: ratio(bytes),
     };
-    let mut methods = vec![result(format!("{} (this file)", own.name()), compressed_bytes)];
+    let mut methods = vec![result(
+        format!("{} (this file)", own.name()),
+        compressed_bytes,
+    )];
     if let Some(bounds) = &bounds {
-        let others: Vec<Method> = options.compare.iter().copied().filter(|m| *m != own).collect();
+        let others: Vec<Method> = options
+            .compare
+            .iter()
+            .copied()
+            .filter(|m| *m != own)
+            .collect();
         for (method, bytes) in compare_methods(original, read, header, bounds, &others, options)? {
             methods.push(result(method.name().to_owned(), bytes));
         }

@@ -88,6 +88,20 @@ impl AtomicFile {
         self.tmp.as_file_mut()
     }
 
+    /// Another handle to the open temporary file, for a writer that must own one.
+    ///
+    /// # Errors
+    /// [`Error::Write`] when the handle cannot be duplicated.
+    pub fn handle(&self) -> Result<File> {
+        self.tmp
+            .as_file()
+            .try_clone()
+            .map_err(|source| Error::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
     /// The destination path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -61,7 +61,12 @@ pub struct EvaluateArgs {
 
     /// For a file written under error bounds: the other methods to compress the input with,
     /// under the same bounds, to compare (`none` for none).
-    #[arg(long, value_delimiter = ',', default_value = "predict,ae,residual", value_name = "METHODS")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "predict,ae,residual",
+        value_name = "METHODS"
+    )]
     pub compare: Vec<CompareArg>,
 
     /// Training epochs of the compared autoencoder.

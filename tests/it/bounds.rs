@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds, Method};
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::progress::NoProgress;
@@ -121,7 +121,7 @@ fn exact_identities_leave_all_zero_residuals() {
         stored
             .column_by_name(&format!("baler_r_{column}"))
             .unwrap()
-            .as_primitive::<Int64Type>()
+            .as_primitive::<UInt64Type>()
             .values()
             .iter()
             .all(|q| *q == 0)

@@ -124,7 +124,7 @@ fn the_footer_carries_the_format_header_and_decoder() {
     )
     .unwrap();
     let kv = footer(&out);
-    assert_eq!(kv[FORMAT_KEY], "1");
+    assert_eq!(kv[FORMAT_KEY], "2");
     let header: serde_json::Value = serde_json::from_str(&kv["baler.header"]).unwrap();
     assert_eq!(header["method"], "ae");
     assert_eq!(header["model"]["hidden"], serde_json::json!([200, 100, 50]));
@@ -404,8 +404,8 @@ fn decompress_refuses_unknown_versions_bad_checksums_and_plain_files() {
         },
     )
     .unwrap();
-    let version = dir.path().join("v2.parquet");
-    with_footer_entry(&good, &version, FORMAT_KEY, "2");
+    let version = dir.path().join("v1.parquet");
+    with_footer_entry(&good, &version, FORMAT_KEY, "1");
     let checksum = dir.path().join("sum.parquet");
     let kv = footer(&good);
     let mut decoder = kv[DECODER_KEY].clone();
@@ -441,7 +441,7 @@ fn decompress_refuses_unknown_versions_bad_checksums_and_plain_files() {
     };
     assert_eq!(
         decompress(&version),
-        "  caused by: unsupported baler format version `2` (this build reads version 1)"
+        "  caused by: unsupported baler format version `1` (this build reads version 2)"
     );
     assert!(
         decompress(&checksum).starts_with("  caused by: decoder checksum mismatch: footer says ")

@@ -186,7 +186,10 @@ fn a_bounded_file_is_compared_with_every_method_under_the_same_bounds() {
             1.0
         };
         assert!(0.5f64.powi(b + 1) * magnitude <= 1e-3, "{t:?}");
-        assert!(0.5f64.powi(b) * magnitude > 1e-3, "{t:?}: not the fewest bits");
+        assert!(
+            0.5f64.powi(b) * magnitude > 1e-3,
+            "{t:?}: not the fewest bits"
+        );
     }
 }
 

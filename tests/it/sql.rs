@@ -249,7 +249,7 @@ fn unusable_compressed_files_are_clear_errors() {
             }
             err.to_string()
         };
-        assert_eq!(cause(register(version).await), "unsupported baler format version `9` (this build reads version 1)");
+        assert_eq!(cause(register(version).await), "unsupported baler format version `9` (this build reads version 2)");
         assert!(cause(register(sum).await).starts_with("decoder checksum mismatch: footer says "));
         let e = cause(register(width).await);
         assert_eq!(e, "invalid `baler.header`: tensor `decoder.l0.weight` has 300 values, the header's model needs 250");

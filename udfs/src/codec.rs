@@ -5,10 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, Int64Array, PrimitiveArray, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, Float64Array, PrimitiveArray, RecordBatch, StringArray, UInt64Array,
 };
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Field, Float16Type, Float32Type, Int64Type, Schema, SchemaRef,
+    ArrowPrimitiveType, DataType, Field, Float16Type, Float32Type, Schema, SchemaRef, UInt64Type,
 };
 use parquet::file::metadata::ParquetMetaData;
 
@@ -18,7 +18,7 @@ use crate::exact::ExactDense;
 use crate::format::{
     DECODER_TENSOR_PREFIX, Domain, Footer, Header, METHOD_PREDICT, Predictor, Storage,
 };
-use crate::quantise::Quantiser;
+use crate::quantise::{Quantiser, unzigzag, zigzag};
 
 /// A compressed file's header and model, ready to decode (and encode) its batches.
 ///
@@ -48,7 +48,7 @@ pub struct Codec {
 /// Where the residuals come from: the stored columns (decoding; one per bounded varying
 /// column, in order), or the original values (encoding, which computes them).
 enum Residuals<'a> {
-    Stored(Vec<&'a [i64]>),
+    Stored(Vec<Vec<i64>>),
     Encode(&'a [Vec<f64>]),
 }
 
@@ -180,7 +180,13 @@ impl Codec {
         let residuals = inputs[k.min(inputs.len())..]
             .iter()
             .zip(&self.inputs[k..])
-            .map(|(a, (name, _))| Ok(values::<Int64Type>(a, name)?.values().as_ref()))
+            .map(|(a, (name, _))| {
+                Ok(values::<UInt64Type>(a, name)?
+                    .values()
+                    .iter()
+                    .map(|&z| unzigzag(z))
+                    .collect())
+            })
             .collect::<Result<Vec<_>>>()?;
         let (recs, _) = self.reconstruct(
             &inputs[..k.min(inputs.len())],
@@ -190,7 +196,8 @@ impl Codec {
         self.typed(recs, rows)
     }
 
-    /// Encoding: the residual columns (Int64, in [`Header::model_inputs`] order) for the
+    /// Encoding: the residual columns (UInt64 [`zigzag`] codes, in [`Header::model_inputs`]
+    /// order) for the
     /// original values of the varying columns (`originals[i]` for [`Codec::varying_columns`]
     /// `[i]`), given the latents; and the model columns decoding will give (as
     /// [`Codec::decode_model_columns`] returns them), computed by the same code.
@@ -206,7 +213,7 @@ impl Codec {
         let (recs, residuals) = self.reconstruct(latents, rows, Residuals::Encode(originals))?;
         let arrays = residuals
             .into_iter()
-            .map(|r| Arc::new(Int64Array::from(r)) as ArrayRef)
+            .map(|r| Arc::new(UInt64Array::from_iter_values(r.into_iter().map(zigzag))) as ArrayRef)
             .collect();
         Ok((arrays, self.typed(recs, rows)?))
     }
@@ -232,7 +239,7 @@ impl Codec {
             });
             match &residuals {
                 Residuals::Stored(stored) => {
-                    let r = stored[self.residual_slots[v].expect("bounded columns have a slot")];
+                    let r = &stored[self.residual_slots[v].expect("bounded columns have a slot")];
                     Ok(k_hat.zip(r).map(|(k, r)| q.decode(k, *r)).collect())
                 }
                 Residuals::Encode(originals) => {

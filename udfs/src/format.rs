@@ -1,8 +1,8 @@
-//! The baler Parquet format, version 1 (see `docs/format.md`).
+//! The baler Parquet format, version 2 (see `docs/format.md`).
 //!
 //! An ordinary Parquet file: pass-through columns stored losslessly, latent columns
 //! `baler_z0 … baler_z{k-1}` (Float32), and footer key-value metadata:
-//! [`FORMAT_KEY`] (`"1"`), [`HEADER_KEY`] (JSON [`Header`]), [`DECODER_KEY`] (the decoder's
+//! [`FORMAT_KEY`] (`"2"`), [`HEADER_KEY`] (JSON [`Header`]), [`DECODER_KEY`] (the decoder's
 //! safetensors bytes, base64) and [`DECODER_SHA256_KEY`] (hex SHA-256 of those bytes).
 
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ pub const DECODER_KEY: &str = "baler.decoder";
 /// Footer key holding the hex SHA-256 of the decoder's safetensors bytes.
 pub const DECODER_SHA256_KEY: &str = "baler.decoder_sha256";
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Latent columns are named `baler_z0`, `baler_z1`, …
 pub const LATENT_PREFIX: &str = "baler_z";
 /// Name prefix of the decoder's tensors inside the safetensors bytes.
@@ -415,7 +415,7 @@ impl Header {
                 self.columns
                     .iter()
                     .filter(|c| c.bound.is_some())
-                    .map(|c| (residual_name(&c.name), DataType::Int64)),
+                    .map(|c| (residual_name(&c.name), DataType::UInt64)),
             )
             .collect()
     }
