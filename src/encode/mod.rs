@@ -7,6 +7,7 @@
 //! compare with).
 
 pub mod model_file;
+mod network;
 pub mod predict;
 mod scan;
 
@@ -266,6 +267,8 @@ pub struct Fitted {
     /// The autoencoder (method `ae`).
     pub model: Option<Autoencoder>,
     pub header: Header,
+    /// Method `predict`: the predictors' networks (safetensors bytes; empty without).
+    pub weights: Vec<u8>,
     /// The candidates tried on a sample (methods, latent sizes), with their estimated sizes.
     pub estimates: Vec<Estimate>,
     /// This model's own estimated size, once measured on the sample.
@@ -277,6 +280,7 @@ impl Fitted {
         Self {
             model,
             header,
+            weights: Vec::new(),
             estimates: Vec::new(),
             estimated_bytes: None,
         }
@@ -613,7 +617,7 @@ fn fit_predict(
 ) -> Result<Fitted> {
     let start = std::time::Instant::now();
     let columns = column_specs(scan, Method::Predict, options.bounds.as_ref())?;
-    let sample = varying_sample(scan, predict::FIT_ROWS);
+    let sample = varying_sample(scan, 2 * predict::FIT_ROWS);
     let varying: Vec<&ColumnSpec> = columns
         .iter()
         .filter(|c| matches!(c.storage, Storage::Predicted))
@@ -642,7 +646,8 @@ fn fit_predict(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let predictors = predict::fit(&coded, learn).map_err(bound_err(input))?;
+    let fit =
+        predict::fit(&coded, learn, scan.rows, options.train.seed).map_err(bound_err(input))?;
     let mut header = header(
         METHOD_PREDICT,
         columns.clone(),
@@ -666,8 +671,10 @@ fn fit_predict(
             seconds: start.elapsed().as_secs_f64(),
         },
     );
-    header.predictors = predictors;
-    Ok(Fitted::new(None, header))
+    header.predictors = fit.predictors;
+    let mut fitted = Fitted::new(None, header);
+    fitted.weights = fit.weights;
+    Ok(fitted)
 }
 
 /// Wraps a decode-side error about `input`.
@@ -759,7 +766,7 @@ fn normaliser(columns: &[ColumnSpec]) -> Normaliser {
 /// The decoder's safetensors bytes (empty for method `predict`).
 fn decoder_bytes(fitted: &Fitted, output: &Path) -> Result<Vec<u8>> {
     match &fitted.model {
-        None => Ok(Vec::new()),
+        None => Ok(fitted.weights.clone()),
         Some(model) => model.decoder_bytes().map_err(|message| Error::ModelFile {
             path: output.to_owned(),
             message,

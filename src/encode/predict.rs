@@ -1,5 +1,6 @@
-//! Method `predict`: learns, from a sample, an order in which to code the columns and a linear
-//! predictor of each column from the decoded values of the columns before it.
+//! Method `predict`: learns, from a sample, an order in which to code the columns and a
+//! predictor of each column from the decoded values of the columns before it: linear, plus a
+//! small network where that pays for its weights.
 //!
 //! Every bounded value is stored as the point of a fixed grid (see
 //! [`baler_udfs::quantise`]), so the decoded values do not depend on the predictors; the
@@ -12,17 +13,33 @@
 //! - it also tries the fit with weights rounded to integers and no intercept, which turns
 //!   `a = b` and `a = b + c` into exact identities with all-zero residuals;
 //! - each candidate is scored by the entropy of its residuals on the sample, and the cheapest
-//!   column is coded next.
+//!   column is coded next;
+//! - once the order is fixed, each column whose linear residuals still cost bits gets a small
+//!   network ([`super::network`]) trained on what the linear part leaves; it is kept when the
+//!   bits it saves on rows it was not trained on, over the whole file, outweigh its weights.
 
 use std::collections::HashMap;
 
 use baler_udfs::format::{Domain, Feature, Predictor};
+use baler_udfs::predictor::{Compiled, feature_input};
 use baler_udfs::quantise::Quantiser;
 
 use baler_udfs::Result;
 
-/// Rows of the sample used to fit the predictors.
+use super::network;
+
+/// Rows of the sample used to fit the predictors; as many more, when the sample has them,
+/// decide whether a network pays.
 pub const FIT_ROWS: usize = 16_384;
+/// Linear residual entropy (bits per row) below which no network is tried.
+const NETWORK_MIN_BITS: f64 = 1.0;
+
+/// The fitted predictors, in coding order, and their networks' weights (safetensors bytes;
+/// empty when no predictor has a network).
+pub struct Fit {
+    pub predictors: Vec<Predictor>,
+    pub weights: Vec<u8>,
+}
 
 /// A column to code: its name, quantiser and sample values.
 pub struct Column<'a> {
@@ -48,23 +65,16 @@ struct Candidate {
 }
 
 /// Fits predictors for `columns` (all of the same sample length); with `learn` off, every
-/// column is predicted by a constant (the model-free residual coder). Returns them in coding
-/// order.
+/// column is predicted by a constant (the model-free residual coder). `total_rows` (the whole
+/// file's) weighs a network's saving against its size; `seed` seeds its training.
 ///
 /// # Errors
-/// [`baler_udfs::Error::Bound`] for a sample value no grid point can hold.
-pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
-    let rows = columns.first().map_or(0, |c| c.values.len()).min(FIT_ROWS);
-    // The decoded values do not depend on the predictors: compute them once.
-    let decoded = columns
-        .iter()
-        .map(|c| {
-            c.values[..rows]
-                .iter()
-                .map(|&x| c.quantiser.encode(c.name, x, 0).map(|(_, rec)| rec))
-                .collect::<Result<Vec<f64>>>()
-        })
-        .collect::<Result<Vec<_>>>()?;
+/// [`baler_udfs::Error::Bound`] for a sample value no grid point can hold; candle errors from
+/// training a network.
+pub fn fit(columns: &[Column], learn: bool, total_rows: u64, seed: u64) -> Result<Fit> {
+    let all = columns.first().map_or(0, |c| c.values.len());
+    let rows = all.min(FIT_ROWS);
+    let inputs = sample_inputs(columns)?;
     // Targets: each column in each of its domains.
     let targets: Vec<(usize, Domain, Vec<f64>)> = columns
         .iter()
@@ -81,7 +91,7 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
     let mut cross: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
     let target_means: Vec<f64> = targets.iter().map(|(_, _, y)| mean(y)).collect();
     let mut coded: Vec<usize> = Vec::new();
-    let mut predictors = Vec::new();
+    let mut chosen: Vec<Candidate> = Vec::new();
     while coded.len() < columns.len() {
         let mut best: Option<(usize, Candidate)> = None;
         for (t, (column, domain, _)) in targets.iter().enumerate() {
@@ -100,22 +110,25 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
                     domain: *domain,
                     intercept: target_means[t],
                     features: Vec::new(),
+                    network: None,
                 }]
             };
             for predictor in fits {
-                let bits = residual_bits(c, &predictor, &decoded, columns, rows);
+                let compiled = Compiled::new(predictor, None);
+                let bits = residual_bits(c, &compiled, &inputs, 0..rows);
                 if best.as_ref().is_none_or(|(_, b)| bits < b.bits) {
+                    let predictor = compiled.predictor;
                     best = Some((*column, Candidate { predictor, bits }));
                 }
             }
         }
-        let (column, chosen) = best.expect("a column is left to code");
+        let (column, candidate) = best.expect("a column is left to code");
         coded.push(column);
-        predictors.push(chosen.predictor);
+        chosen.push(candidate);
         if learn {
             let c = &columns[column];
             for domain in domains(c) {
-                let values = in_domain(c, domain, &decoded[column]);
+                let values = inputs[&(c.name, domain)][..rows].to_vec();
                 add_feature(
                     &mut pool,
                     &mut gram,
@@ -129,7 +142,107 @@ pub fn fit(columns: &[Column], learn: bool) -> Result<Vec<Predictor>> {
             }
         }
     }
-    Ok(predictors)
+    let mut predictors = Vec::new();
+    let mut tensors = Vec::new();
+    for (column, candidate) in coded.into_iter().zip(chosen) {
+        let c = &columns[column];
+        let mut predictor = candidate.predictor;
+        // A network is worth training only if removing every residual bit would pay for it.
+        let could_pay = candidate.bits * total_rows as f64 / 8.0
+            > network::cost_bytes(predictor.features.len()) as f64;
+        if learn
+            && could_pay
+            && candidate.bits >= NETWORK_MIN_BITS
+            && !predictor.features.is_empty()
+        {
+            let check = if all > rows { rows..all } else { 0..rows };
+            if let Some(trained) =
+                try_network(c, &predictor, &inputs, rows, check, total_rows, seed)?
+            {
+                predictor.network = Some(trained.network);
+                tensors.extend(trained.tensors);
+            }
+        }
+        predictors.push(predictor);
+    }
+    let weights = if tensors.is_empty() {
+        Vec::new()
+    } else {
+        safetensors::serialize(tensors, None).map_err(|e| {
+            baler_udfs::Error::Header(format!("cannot save predictor networks: {e}"))
+        })?
+    };
+    Ok(Fit {
+        predictors,
+        weights,
+    })
+}
+
+/// Every column's input as a feature, in each of its domains, on every sample row. The decoded
+/// values do not depend on the predictors, so they are computed once.
+fn sample_inputs<'a>(columns: &[Column<'a>]) -> Result<HashMap<(&'a str, Domain), Vec<f64>>> {
+    let mut inputs = HashMap::new();
+    for c in columns {
+        let decoded = c
+            .values
+            .iter()
+            .map(|&x| c.quantiser.encode(c.name, x, 0).map(|(_, rec)| rec))
+            .collect::<Result<Vec<f64>>>()?;
+        for domain in domains(c) {
+            let input = feature_input(domain, &decoded, Some(&c.quantiser));
+            inputs.insert((c.name, domain), input);
+        }
+    }
+    Ok(inputs)
+}
+
+/// Trains a network for `predictor` on the first `rows` rows and returns it when the bits it
+/// saves on the `check` rows, scaled to `total_rows`, outweigh its size.
+fn try_network(
+    c: &Column,
+    predictor: &Predictor,
+    inputs: &HashMap<(&str, Domain), Vec<f64>>,
+    rows: usize,
+    check: std::ops::Range<usize>,
+    total_rows: u64,
+    seed: u64,
+) -> Result<Option<network::Trained>> {
+    let features = feature_inputs(predictor, inputs, ..);
+    let all = features.first().map_or(0, |f| f.len());
+    let linear = Compiled::new(predictor.clone(), None);
+    let target = in_domain(c, predictor.domain, c.values);
+    let left: Vec<f64> = target
+        .iter()
+        .zip(linear.predict(&features, all))
+        .map(|(t, p)| t - p)
+        .collect();
+    let Some(trained) = network::train(c.name, &features, &left, rows, seed)? else {
+        return Ok(None);
+    };
+    let with = Compiled::new(
+        Predictor {
+            network: Some(trained.network.clone()),
+            ..predictor.clone()
+        },
+        Some(trained.exact.clone()),
+    );
+    let saved =
+        residual_bits(c, &linear, inputs, check.clone()) - residual_bits(c, &with, inputs, check);
+    let saved_bytes = saved * total_rows as f64 / 8.0;
+    Ok((saved_bytes > trained.cost_bytes() as f64).then_some(trained))
+}
+
+/// The inputs of `predictor`'s features on the rows in `range`.
+fn feature_inputs<'a>(
+    predictor: &'a Predictor,
+    inputs: &'a HashMap<(&'a str, Domain), Vec<f64>>,
+    range: impl std::slice::SliceIndex<[f64], Output = [f64]> + Clone,
+) -> Vec<&'a [f64]> {
+    predictor
+        .features
+        .iter()
+        .map(|f| &inputs[&(f.column.as_str(), f.domain)][range.clone()])
+        .collect()
 }
 
 /// The domains a column can be predicted in: its value, and its grid coordinate when that
@@ -259,6 +372,7 @@ fn raw_predictor(
         domain,
         intercept,
         features,
+        network: None,
     }
 }
 
@@ -279,41 +393,29 @@ fn snap(p: &Predictor) -> Predictor {
                 weight: f.weight.round(),
             })
             .collect(),
+        network: None,
     }
 }
 
-/// The entropy (bits per row) of the residuals `predictor` leaves on the sample.
+/// The entropy (bits per row) of the residuals `predictor` leaves on the sample rows in `range`.
 fn residual_bits(
     c: &Column,
-    predictor: &Predictor,
-    decoded: &[Vec<f64>],
-    columns: &[Column],
-    rows: usize,
+    predictor: &Compiled,
+    inputs: &HashMap<(&str, Domain), Vec<f64>>,
+    range: std::ops::Range<usize>,
 ) -> f64 {
-    let index = |name: &str| columns.iter().position(|c| c.name == name);
-    let terms: Vec<(usize, Domain, f64)> = predictor
-        .features
-        .iter()
-        .filter_map(|f| Some((index(&f.column)?, f.domain, f.weight)))
-        .collect();
+    let features = feature_inputs(&predictor.predictor, inputs, range.clone());
+    let predicted = predictor.predict(&features, range.len());
     let mut counts: HashMap<i64, u32> = HashMap::new();
-    for (r, x) in c.values.iter().take(rows).enumerate() {
-        let mut p = predictor.intercept;
-        for &(j, domain, w) in &terms {
-            let x = decoded[j][r];
-            p += w * match domain {
-                Domain::Value => x,
-                Domain::Grid => columns[j].quantiser.coordinate(x),
-            };
-        }
-        let k_hat = match predictor.domain {
+    for (x, p) in c.values[range.clone()].iter().zip(predicted) {
+        let k_hat = match predictor.predictor.domain {
             Domain::Value => c.quantiser.index_of_value(p),
             Domain::Grid => c.quantiser.index_of_coordinate(p),
         };
         let k = c.quantiser.index_of_value(*x);
         *counts.entry(k.wrapping_sub(k_hat)).or_default() += 1;
     }
-    let n = rows.max(1) as f64;
+    let n = range.len().max(1) as f64;
     counts
         .values()
         .map(|&m| {
@@ -353,7 +455,7 @@ mod tests {
             column("b", &b, "exact", DataType::Int32),
             column("e2", &e, "1e-2rel", DataType::Float32),
         ];
-        let predictors = fit(&columns, true).unwrap();
+        let predictors = fit(&columns, true, n as u64, 1).unwrap().predictors;
         let order: Vec<&str> = predictors.iter().map(|p| p.column.as_str()).collect();
         let position = |n: &str| order.iter().position(|o| *o == n).unwrap();
         // The last of a, b, sum and the second of e, e2 are predicted exactly.
@@ -366,21 +468,65 @@ mod tests {
         } else {
             "e2"
         };
+        let inputs = sample_inputs(&columns).unwrap();
         for name in [last, second_e] {
             let p = &predictors[position(name)];
             let c = columns.iter().find(|c| c.name == name).unwrap();
-            let decoded: Vec<Vec<f64>> = columns
-                .iter()
-                .map(|c| {
-                    c.values
-                        .iter()
-                        .map(|&x| c.quantiser.encode(c.name, x, 0).unwrap().1)
-                        .collect()
-                })
-                .collect();
-            let bits = residual_bits(c, p, &decoded, &columns, n);
+            let bits = residual_bits(c, &Compiled::new(p.clone(), None), &inputs, 0..n);
             assert_eq!(bits, 0.0, "{name}: {p:?}");
             assert_eq!(p.intercept, 0.0, "{p:?}");
         }
+    }
+
+    #[test]
+    fn a_nonlinear_dependence_gets_a_network_that_pays() {
+        let n = 2 * FIT_ROWS;
+        let mut state = 7u64;
+        let x: Vec<f64> = (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                f64::from(1.0 + 0.5 * ((state >> 11) as f32 / (1u64 << 53) as f32))
+            })
+            .collect();
+        // x spans less of the log scale than y, so it is coded first; y is not a linear
+        // function of it (sin(8x) over 0.6 of a period turns back).
+        let y: Vec<f64> = x
+            .iter()
+            .map(|x| f64::from((10.0 + 5.0 * (8.0 * x).sin()) as f32))
+            .collect();
+        let columns = [
+            column("x", &x, "1e-3rel", DataType::Float32),
+            column("y", &y, "1e-3rel", DataType::Float32),
+        ];
+        let fitted = fit(&columns, true, 10_000_000, 1).unwrap();
+        let p = fitted
+            .predictors
+            .iter()
+            .find(|p| p.network.is_some())
+            .expect("a network for the dependent column");
+        assert!(!fitted.weights.is_empty());
+        // Its residuals on the rows it was not trained on cost far fewer bits than the linear
+        // part's alone, and the saved file evaluates it the same way.
+        let c = columns.iter().find(|c| c.name == p.column).unwrap();
+        let inputs = sample_inputs(&columns).unwrap();
+        let linear = Compiled::new(
+            Predictor {
+                network: None,
+                ..p.clone()
+            },
+            None,
+        );
+        let loaded = Compiled::load(p, &fitted.weights).unwrap();
+        let check = FIT_ROWS..n;
+        let (lin, net) = (
+            residual_bits(c, &linear, &inputs, check.clone()),
+            residual_bits(c, &loaded, &inputs, check),
+        );
+        assert!(
+            net + 3.0 < lin,
+            "{net} bits with the network, {lin} without: {p:?}"
+        );
     }
 }

@@ -233,6 +233,63 @@ fn decoding_gives_the_same_bits_through_every_path() {
     }
 }
 
+/// `x`, and `y` a function of it that no linear predictor follows (sin(8x) turns back over
+/// x in [1, 1.5]), over enough rows for a predictor network to pay for its weights.
+fn nonlinear(path: &Path, rows: usize) {
+    use arrow::array::{ArrayRef, Float32Array, UInt64Array};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let x: Vec<f32> = (0..rows).map(|_| rng.random_range(1.0..1.5f32)).collect();
+    let y: Vec<f32> = x.iter().map(|x| 10.0 + 5.0 * (8.0 * x).sin()).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "event",
+            std::sync::Arc::new(UInt64Array::from_iter_values(0..rows as u64)),
+        ),
+        ("x", std::sync::Arc::new(Float32Array::from(x))),
+        ("y", std::sync::Arc::new(Float32Array::from(y))),
+    ];
+    crate::common::write_table(path, columns);
+}
+
+#[test]
+fn a_predictor_network_keeps_the_bounds_and_decodes_alike_in_any_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("nonlinear.parquet");
+    nonlinear(&input, 40_000);
+    let options = bounded(Method::Predict, "all=1e-3rel", 1);
+    check_bounds(&input, dir.path(), &options, "net");
+    let out = dir.path().join("net.baler.parquet");
+    let codec = Codec::open(&out).unwrap();
+    let network = codec
+        .header()
+        .predictors
+        .iter()
+        .find(|p| p.network.is_some());
+    assert_eq!(network.map(|p| p.column.as_str()), Some("y"));
+    // The same file without the network (the model-free coder is no help either) is larger.
+    let residual = dir.path().join("residual.baler.parquet");
+    let plain = encode::compress(
+        &input,
+        &residual,
+        &ReadOptions::default(),
+        &bounded(Method::Residual, "all=1e-3rel", 1),
+    )
+    .unwrap();
+    assert!(
+        std::fs::metadata(&out).unwrap().len() < plain.sizes.output_bytes,
+        "the network does not pay"
+    );
+    let reference = concat(&decode_with_batches(&out, 65_536));
+    for rows in [1, 7, 1000] {
+        assert_eq!(
+            concat(&decode_with_batches(&out, rows)),
+            reference,
+            "batches of {rows}"
+        );
+    }
+}
+
 #[test]
 fn the_json_report_gives_the_bytes_of_each_part_and_the_methods_tried() {
     let dir = tempfile::tempdir().unwrap();

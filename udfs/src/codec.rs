@@ -18,6 +18,7 @@ use crate::exact::ExactDense;
 use crate::format::{
     DECODER_TENSOR_PREFIX, Domain, Footer, Header, METHOD_PREDICT, Predictor, Storage,
 };
+use crate::predictor::{Compiled, feature_input};
 use crate::quantise::{Quantiser, unzigzag, zigzag};
 
 /// A compressed file's header and model, ready to decode (and encode) its batches.
@@ -43,6 +44,8 @@ pub struct Codec {
     /// Method `predict`: for each predictor, the `varying` position of its column and of each
     /// feature's column.
     plan: Vec<(usize, Vec<usize>)>,
+    /// Method `predict`: the header's predictors, with their networks.
+    predictors: Vec<Compiled>,
 }
 
 /// Where the residuals come from: the stored columns (decoding; one per bounded varying
@@ -115,9 +118,15 @@ impl Codec {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
+        let predictors = header
+            .predictors
+            .iter()
+            .map(|p| Compiled::load(p, &footer.decoder))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             header: header.clone(),
             decoder,
+            predictors,
             schema: Arc::new(Schema::new(fields)),
             varying,
             quantisers,
@@ -276,19 +285,17 @@ impl Codec {
                 recs[v] = finish(v, predicted, Domain::Value)?;
             }
         } else {
-            for (p, (target, sources)) in self.header.predictors.iter().zip(&self.plan) {
-                let mut sum = vec![p.intercept; rows];
-                for (f, &s) in p.features.iter().zip(sources) {
-                    let quantiser = self.quantisers[s].as_ref();
-                    for (acc, x) in sum.iter_mut().zip(&recs[s]) {
-                        let feature = match (f.domain, quantiser) {
-                            (Domain::Grid, Some(q)) => q.coordinate(*x),
-                            _ => *x,
-                        };
-                        *acc += f.weight * feature;
-                    }
-                }
-                recs[*target] = finish(*target, sum, p.domain)?;
+            for (p, (target, sources)) in self.predictors.iter().zip(&self.plan) {
+                let inputs: Vec<Vec<f64>> = p
+                    .predictor
+                    .features
+                    .iter()
+                    .zip(sources)
+                    .map(|(f, &s)| feature_input(f.domain, &recs[s], self.quantisers[s].as_ref()))
+                    .collect();
+                let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+                let predicted = p.predict(&inputs, rows);
+                recs[*target] = finish(*target, predicted, p.predictor.domain)?;
             }
         }
         let residuals = computed

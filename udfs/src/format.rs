@@ -64,14 +64,47 @@ pub const METHOD_PREDICT: &str = "predict";
 ///
 /// The prediction is `intercept + Σ weight·feature`, summed in the order given, in `f64`; a
 /// feature is an earlier column's decoded value (`value`) or its grid coordinate (`grid`: for
-/// relative and exact float bounds the float's bit pattern, a piecewise-linear log scale). The
-/// prediction is in the target's `domain`; its grid point is where the residual counts from.
+/// relative and exact float bounds the float's bit pattern, a piecewise-linear log scale). A
+/// [`Network`], when present, adds a learned nonlinear correction. The prediction is in the
+/// target's `domain`; its grid point is where the residual counts from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Predictor {
     pub column: String,
     pub domain: Domain,
     pub intercept: f64,
     pub features: Vec<Feature>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+}
+
+/// A small network added to a [`Predictor`]'s linear prediction. Its inputs are the predictor's
+/// features, each standardised as `(feature − mean) / scale` and rounded to `f32`; its one
+/// output, times `output_scale`, is added (in `f64`) to the linear prediction. Its layers
+/// (`hidden` widths, leaky ReLU of `negative_slope` between them) are the tensors
+/// `predictor.<column>.l{i}.weight` and `.bias` of the file's model weights
+/// ([`DECODER_KEY`]), evaluated bit-exactly by [`crate::exact::ExactDense`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub hidden: Vec<usize>,
+    pub negative_slope: f64,
+    pub means: Vec<f64>,
+    pub scales: Vec<f64>,
+    pub output_scale: f64,
+}
+
+impl Network {
+    /// The layer widths for `inputs` features: inputs, hidden, one output.
+    pub fn widths(&self, inputs: usize) -> Vec<usize> {
+        std::iter::once(inputs)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(1))
+            .collect()
+    }
+}
+
+/// The tensor-name prefix of the network of the predictor of `column`.
+pub fn predictor_tensor_prefix(column: &str) -> String {
+    format!("predictor.{column}")
 }
 
 /// One term of a [`Predictor`].
@@ -374,6 +407,17 @@ impl Header {
                 return Err(Error::Header(format!(
                     "predictor for `{}`: not a predicted column with a bound, or predicted twice",
                     p.column
+                )));
+            }
+            if let Some(n) = &p.network
+                && (n.means.len() != p.features.len() || n.scales.len() != p.features.len())
+            {
+                return Err(Error::Header(format!(
+                    "the network of `{}` standardises {} and {} inputs for {} features",
+                    p.column,
+                    n.means.len(),
+                    n.scales.len(),
+                    p.features.len()
                 )));
             }
             if let Some(f) = p

@@ -19,6 +19,7 @@ pub mod decoder;
 mod error;
 pub mod exact;
 pub mod format;
+pub mod predictor;
 pub mod quantise;
 pub mod table;
 
