@@ -31,6 +31,8 @@ use super::network;
 /// Rows of the sample used to fit the predictors; as many more, when the sample has them,
 /// decide whether a network pays.
 pub const FIT_ROWS: usize = 16_384;
+/// Feature counts of the sparse fits tried besides the fit on every feature.
+const SPARSE_FEATURES: [usize; 3] = [1, 3, 8];
 /// Linear residual entropy (bits per row) below which no network is tried.
 const NETWORK_MIN_BITS: f64 = 1.0;
 
@@ -61,7 +63,10 @@ struct PoolFeature {
 /// A fitted candidate for one column.
 struct Candidate {
     predictor: Predictor,
+    /// Entropy of its residuals, bits per row.
     bits: f64,
+    /// Bytes it would cost in the file: residuals over every row, and its header entry.
+    cost: f64,
 }
 
 /// Fits predictors for `columns` (all of the same sample length); with `learn` off, every
@@ -101,9 +106,17 @@ pub fn fit(columns: &[Column], learn: bool, total_rows: u64, seed: u64) -> Resul
             let c = &columns[*column];
             let fits = if learn && !pool.is_empty() {
                 let w = solve(&gram, &cross[t]);
-                let fitted = raw_predictor(c.name, *domain, target_means[t], &w, &pool, columns);
-                // The snapped fit first: on a tie, the exact identity wins.
-                vec![snap(&fitted), fitted]
+                let raw =
+                    |w: &[f64]| raw_predictor(c.name, *domain, target_means[t], w, &pool, columns);
+                let fitted = raw(&w);
+                // The snapped fit first: on a tie, the exact identity wins. Fits on the few
+                // strongest features cost less header, which small files feel.
+                let mut fits = vec![snap(&fitted)];
+                for m in SPARSE_FEATURES.into_iter().filter(|&m| m < w.len()) {
+                    fits.push(raw(&strongest(&gram, &cross[t], &w, m)));
+                }
+                fits.push(fitted);
+                fits
             } else {
                 vec![Predictor {
                     column: c.name.to_owned(),
@@ -116,9 +129,17 @@ pub fn fit(columns: &[Column], learn: bool, total_rows: u64, seed: u64) -> Resul
             for predictor in fits {
                 let compiled = Compiled::new(predictor, None);
                 let bits = residual_bits(c, &compiled, &inputs, 0..rows);
-                if best.as_ref().is_none_or(|(_, b)| bits < b.bits) {
+                let cost = bits * total_rows as f64 / 8.0 + header_bytes(&compiled.predictor);
+                if best.as_ref().is_none_or(|(_, b)| cost < b.cost) {
                     let predictor = compiled.predictor;
-                    best = Some((*column, Candidate { predictor, bits }));
+                    best = Some((
+                        *column,
+                        Candidate {
+                            predictor,
+                            bits,
+                            cost,
+                        },
+                    ));
                 }
             }
         }
@@ -307,6 +328,29 @@ fn add_feature(
         scale,
         z,
     });
+}
+
+/// The least-squares weights on the `m` features with the largest standardised weights in `w`
+/// (the others zero).
+fn strongest(gram: &[Vec<f64>], b: &[f64], w: &[f64], m: usize) -> Vec<f64> {
+    let mut keep: Vec<usize> = (0..w.len()).collect();
+    keep.sort_by(|&i, &j| w[j].abs().total_cmp(&w[i].abs()));
+    keep.truncate(m);
+    let sub: Vec<Vec<f64>> = keep
+        .iter()
+        .map(|&i| keep.iter().map(|&j| gram[i][j]).collect())
+        .collect();
+    let sub_b: Vec<f64> = keep.iter().map(|&i| b[i]).collect();
+    let mut out = vec![0.0; w.len()];
+    for (&i, v) in keep.iter().zip(solve(&sub, &sub_b)) {
+        out[i] = v;
+    }
+    out
+}
+
+/// The bytes of a predictor's header entry (JSON).
+fn header_bytes(p: &Predictor) -> f64 {
+    serde_json::to_string(p).map_or(0, |j| j.len()) as f64
 }
 
 /// Solves `(G + λI) w = b` by Cholesky (a small ridge keeps repeated features solvable).
