@@ -150,6 +150,7 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
         latent: LatentSpec {
             columns: (0..spec.latent).map(latent_name).collect(),
             data_type: "Float32".into(),
+            mantissa_bits: None,
         },
         model: spec.clone(),
         training: TrainingSummary {

@@ -7,7 +7,7 @@ use baler_arrow::convert::{ConvertOptions, convert};
 use baler_arrow::ingest::{self, DroppedColumn, ReadOptions};
 use baler_arrow::output::default_output;
 
-use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds};
+use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds, LatentStorage};
 
 use super::args::{
     Cli, Command, CompareArg, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
@@ -124,9 +124,17 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
         model: args.model.clone(),
         bounds,
         method: args.method.map(Into::into),
-        half_latents: args
-            .latent_type
-            .map(|t| matches!(t, LatentTypeArg::Float16)),
+        latent_storage: match (args.latent_type, args.latent_bits) {
+            (Some(LatentTypeArg::Float16), Some(_)) => {
+                anyhow::bail!(
+                    "`--latent-bits` rounds Float32 latents; it cannot go with `--latent-type float16`"
+                )
+            }
+            (Some(LatentTypeArg::Float16), None) => Some(LatentStorage::Float16),
+            (_, Some(mantissa_bits)) => Some(LatentStorage::Float32 { mantissa_bits }),
+            (Some(LatentTypeArg::Float32), None) => Some(LatentStorage::FULL),
+            (None, None) => None,
+        },
         force: args.force,
         fallback_lossless: args.fallback.is_some(),
         progress: Arc::new(Bar::new(quiet || args.json)),

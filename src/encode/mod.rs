@@ -36,6 +36,7 @@ use crate::convert::{
     without_dictionary, write_file,
 };
 use crate::error::{Error, Result};
+use crate::evaluate::truncate_f32;
 use crate::ingest::{self, DroppedColumn, ReadOptions};
 use crate::metrics::{Ratios, Sizes, VariableAccumulator, VariableMetrics};
 use crate::model::{
@@ -143,6 +144,74 @@ impl std::str::FromStr for Method {
     }
 }
 
+/// How latent columns are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatentStorage {
+    Float16,
+    /// Float32 rounded to nearest at `mantissa_bits` (23: as computed). Under error bounds
+    /// the residuals correct what the rounding moves; the zeroed low bits cost next to
+    /// nothing once split into byte streams and compressed.
+    Float32 {
+        mantissa_bits: u32,
+    },
+}
+
+impl LatentStorage {
+    /// Float32, as computed.
+    pub const FULL: Self = Self::Float32 { mantissa_bits: 23 };
+    /// The storages tried on a sample for the final model under error bounds.
+    const CANDIDATES: [Self; 7] = [
+        Self::Float16,
+        Self::Float32 { mantissa_bits: 0 },
+        Self::Float32 { mantissa_bits: 2 },
+        Self::Float32 { mantissa_bits: 4 },
+        Self::Float32 { mantissa_bits: 7 },
+        Self::Float32 { mantissa_bits: 10 },
+        Self::FULL,
+    ];
+
+    /// How `header`'s latents are stored.
+    pub fn of(header: &Header) -> Self {
+        if header.latent.data_type == DataType::Float16.to_string() {
+            Self::Float16
+        } else {
+            Self::Float32 {
+                mantissa_bits: header.latent.mantissa_bits.unwrap_or(23),
+            }
+        }
+    }
+
+    /// `Float16`, `Float32`, or `Float32 (7 mantissa bits)`.
+    pub fn label(self) -> String {
+        match self {
+            Self::Float16 => DataType::Float16.to_string(),
+            Self::FULL => DataType::Float32.to_string(),
+            Self::Float32 { mantissa_bits } => {
+                format!("{} ({mantissa_bits} mantissa bits)", DataType::Float32)
+            }
+        }
+    }
+
+    fn apply(self, latent: &mut LatentSpec) {
+        let (data_type, bits) = match self {
+            Self::Float16 => (DataType::Float16, None),
+            Self::FULL => (DataType::Float32, None),
+            Self::Float32 { mantissa_bits } => (DataType::Float32, Some(mantissa_bits)),
+        };
+        latent.data_type = data_type.to_string();
+        latent.mantissa_bits = bits;
+    }
+
+    /// Stored width in bytes, before compression.
+    fn width(self) -> u64 {
+        match self {
+            Self::Float16 => 2,
+            Self::Float32 { .. } => 4,
+        }
+    }
+}
+
 /// Error bounds per column (`pt=1e-2rel`), with `all` for the columns not named.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ErrorBounds {
@@ -226,7 +295,7 @@ pub struct CompressOptions {
     pub method: Option<Method>,
     /// Latents as Float16 (`Some(true)`), Float32 (`Some(false)`), or chosen on a sample under
     /// error bounds (`None`; Float32 without bounds).
-    pub half_latents: Option<bool>,
+    pub latent_storage: Option<LatentStorage>,
     pub hidden: Vec<usize>,
     pub train: TrainConfig,
     /// Columns stored losslessly as they are (besides `event`).
@@ -248,7 +317,7 @@ impl Default for CompressOptions {
             latent: None,
             bounds: None,
             method: None,
-            half_latents: None,
+            latent_storage: None,
             hidden: DEFAULT_HIDDEN.to_vec(),
             train: TrainConfig::default(),
             keep: Vec::new(),
@@ -405,7 +474,7 @@ fn keep_smallest(
             estimates.push(Estimate {
                 method: format!("{}{note}", fitted.method_name()),
                 latent: fitted.header.model.latent,
-                latent_type: fitted.header.latent.data_type.clone(),
+                latent_type: LatentStorage::of(&fitted.header).label(),
                 bytes,
             });
             fitted.estimated_bytes = Some(bytes);
@@ -491,15 +560,19 @@ fn fit_ae(input: &Path, scan: &Scan, sample: &Sample, options: &CompressOptions)
         });
     }
     let bounded = options.bounds.is_some();
-    let halves: Vec<bool> = match options.half_latents {
-        Some(h) => vec![h],
-        None if bounded => vec![true, false],
-        None => vec![false],
+    // The latent search compares Float16 with Float32; the final model every candidate.
+    let (search, last): (Vec<LatentStorage>, Vec<LatentStorage>) = match options.latent_storage {
+        Some(s) => (vec![s], vec![s]),
+        None if bounded => (
+            vec![LatentStorage::Float16, LatentStorage::FULL],
+            LatentStorage::CANDIDATES.to_vec(),
+        ),
+        None => (vec![LatentStorage::FULL], vec![LatentStorage::FULL]),
     };
-    let with_types = |trained: &Fitted| {
-        halves
+    let with_types = |trained: &Fitted, storages: &[LatentStorage]| {
+        storages
             .iter()
-            .map(|&half| with_latent_type(trained, half))
+            .map(|&s| with_latent_storage(trained, s))
             .collect::<Vec<_>>()
     };
     let mut estimates = Vec::new();
@@ -510,7 +583,7 @@ fn fit_ae(input: &Path, scan: &Scan, sample: &Sample, options: &CompressOptions)
             let mut candidates = Vec::new();
             for k in SEARCH_LATENTS.into_iter().filter(|&k| k < n) {
                 let trained = train_ae(scan, &columns, k, options, SEARCH_TRAIN_ROWS)?;
-                candidates.extend(with_types(&trained));
+                candidates.extend(with_types(&trained, &search));
             }
             let note = format!(" (search, {SEARCH_TRAIN_ROWS} rows)");
             keep_smallest(candidates, &note, sample, &mut estimates)?
@@ -520,20 +593,15 @@ fn fit_ae(input: &Path, scan: &Scan, sample: &Sample, options: &CompressOptions)
         }
     };
     let trained = train_ae(scan, &columns, latent, options, options.max_train_rows)?;
-    let mut fitted = keep_smallest(with_types(&trained), "", sample, &mut estimates)?;
+    let mut fitted = keep_smallest(with_types(&trained, &last), "", sample, &mut estimates)?;
     fitted.estimates = estimates;
     Ok(fitted)
 }
 
-/// `fitted` with Float16 (`half`) or Float32 latents.
-fn with_latent_type(fitted: &Fitted, half: bool) -> Fitted {
+/// `fitted` with its latents stored as `storage`.
+fn with_latent_storage(fitted: &Fitted, storage: LatentStorage) -> Fitted {
     let mut header = fitted.header.clone();
-    header.latent.data_type = if half {
-        DataType::Float16
-    } else {
-        DataType::Float32
-    }
-    .to_string();
+    storage.apply(&mut header.latent);
     Fitted::new(fitted.model.clone(), header)
 }
 
@@ -560,10 +628,16 @@ fn train_ae(
     let model = Autoencoder::new(&spec, options.train.seed, &device)?;
     let normaliser = normaliser(columns);
     let sample = varying_sample(scan, rows);
+    let mut config = options.train.clone();
+    if options.bounds.is_some() && config.latent_noise_bits.is_none() {
+        config.latent_noise_bits = std::env::var("BALER_NOISE")
+            .ok()
+            .and_then(|v| v.parse().ok());
+    }
     let summary = train(
         &model,
         normaliser.normalise(&sample),
-        &options.train,
+        &config,
         &device,
         options.progress.as_ref(),
     )?;
@@ -573,6 +647,7 @@ fn train_ae(
         LatentSpec {
             columns: (0..spec.latent).map(latent_name).collect(),
             data_type: DataType::Float32.to_string(),
+            mantissa_bits: None,
         },
         spec,
         TrainingSummary {
@@ -654,6 +729,7 @@ fn fit_predict(
         LatentSpec {
             columns: Vec::new(),
             data_type: DataType::Float32.to_string(),
+            mantissa_bits: None,
         },
         ModelSpec {
             outputs: varying.len(),
@@ -779,7 +855,7 @@ struct Encoder<'a> {
     fitted: &'a Fitted,
     codec: Codec,
     normaliser: Normaliser,
-    half: bool,
+    storage: LatentStorage,
     /// The data being encoded, named in errors.
     path: PathBuf,
 }
@@ -791,7 +867,7 @@ impl<'a> Encoder<'a> {
             fitted,
             codec,
             normaliser: normaliser(&fitted.header.columns),
-            half: fitted.header.latent.data_type == DataType::Float16.to_string(),
+            storage: LatentStorage::of(&fitted.header),
             path: path.to_owned(),
         })
     }
@@ -811,13 +887,17 @@ impl<'a> Encoder<'a> {
             let k = z.dim(1)?;
             let z = z.flatten_all()?.to_vec1::<f32>()?;
             for j in 0..k {
-                let a: ArrayRef = Arc::new(Float32Array::from_iter_values(
-                    (0..rows).map(|r| z[r * k + j]),
-                ));
-                inputs.push(if self.half {
-                    arrow::compute::cast(&a, &DataType::Float16)?
-                } else {
-                    a
+                let column = (0..rows).map(|r| z[r * k + j]);
+                inputs.push(match self.storage {
+                    LatentStorage::Float16 => {
+                        let a: ArrayRef = Arc::new(Float32Array::from_iter_values(column));
+                        arrow::compute::cast(&a, &DataType::Float16)?
+                    }
+                    LatentStorage::Float32 { mantissa_bits } => {
+                        Arc::new(Float32Array::from_iter_values(
+                            column.map(|z| truncate_f32(z, mantissa_bits)),
+                        ))
+                    }
                 });
             }
         }
@@ -1141,7 +1221,7 @@ fn encode(
                 .unwrap_or(1)
         })
         .sum();
-    let latent_width = if encoder.half { 2 } else { 4 };
+    let latent_width = encoder.storage.width();
     let sizes = Sizes {
         input_bytes: std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0),
         output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
@@ -1176,7 +1256,7 @@ fn encode(
         sizes,
         method: fitted.method_name().into(),
         latent_type: if header.model.latent > 0 {
-            header.latent.data_type.clone()
+            LatentStorage::of(header).label()
         } else {
             String::new()
         },

@@ -4,9 +4,9 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 
 use super::Autoencoder;
 use crate::progress::Progress;
@@ -26,6 +26,10 @@ pub struct TrainConfig {
     /// Epochs without improvement before training stops.
     pub stop_patience: usize,
     pub seed: u64,
+    /// Rate-aware training: relative noise of up to `2^-(bits+1)` added to the latents (as
+    /// rounding them to `bits` mantissa bits would move them), so that the decoder learns to
+    /// work from latents stored with few bits. `None`: no noise.
+    pub latent_noise_bits: Option<u32>,
 }
 
 /// Default number of epochs.
@@ -51,6 +55,7 @@ impl Default for TrainConfig {
             min_lr: 1e-6,
             stop_patience: 100,
             seed: DEFAULT_SEED,
+            latent_noise_bits: None,
         }
     }
 }
@@ -114,7 +119,19 @@ pub fn train(
         for chunk in order.chunks(config.batch_size.max(1)) {
             let index = Tensor::from_slice(chunk, chunk.len(), device)?;
             let batch = x.index_select(&index, 0)?;
-            let mse = model.forward(&batch)?.sub(&batch)?.sqr()?.mean_all()?;
+            let rebuilt = match config.latent_noise_bits {
+                None => model.forward(&batch)?,
+                Some(bits) => {
+                    let z = model.encoder.forward(&batch)?;
+                    let a = 0.5f32.powi(bits as i32 + 1);
+                    let u: Vec<f32> = (0..z.elem_count())
+                        .map(|_| rng.random_range(-a..=a))
+                        .collect();
+                    let u = Tensor::from_vec(u, z.shape(), device)?;
+                    model.decoder.forward(&(&z + z.abs()?.mul(&u)?)?)?
+                }
+            };
+            let mse = rebuilt.sub(&batch)?.sqr()?.mean_all()?;
             let l1 = weights
                 .iter()
                 .map(|w| w.abs()?.sum_all())

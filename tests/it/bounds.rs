@@ -5,8 +5,10 @@
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, UInt64Type};
-use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds, Method};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, UInt64Type};
+use baler_arrow::encode::{
+    self, CompressOptions, CompressReport, ErrorBounds, LatentStorage, Method,
+};
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::progress::NoProgress;
 use baler_udfs::codec::Codec;
@@ -101,6 +103,31 @@ fn every_value_lies_within_its_bound_for_every_method_on_real_and_generated_data
         let report = check_bounds(input, dir.path(), &bounded(method, bounds, 3), &tag);
         assert_eq!(report.method, method.name(), "{tag}");
         assert!(!report.bounds.is_empty(), "{tag}");
+    }
+}
+
+#[test]
+fn latents_rounded_to_few_mantissa_bits_and_noisy_training_keep_the_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 3000, 12);
+    let mut options = bounded(Method::Ae, "all=1e-2rel", 2);
+    options.latent_storage = Some(LatentStorage::Float32 { mantissa_bits: 3 });
+    options.train.latent_noise_bits = Some(3);
+    let report = check_bounds(&jets, dir.path(), &options, "rounded");
+    assert_eq!(report.latent_type, "Float32 (3 mantissa bits)");
+    let stored = read_parquet(&dir.path().join("rounded.baler.parquet"));
+    for i in 0..report.latent {
+        let z = stored
+            .column_by_name(&format!("baler_z{i}"))
+            .unwrap()
+            .as_primitive::<Float32Type>();
+        // Only the 3 highest of 23 mantissa bits are set.
+        assert!(
+            z.values()
+                .iter()
+                .all(|z| z.to_bits() & ((1 << 20) - 1) == 0)
+        );
+        assert!(z.values().iter().any(|z| z.to_bits() & (1 << 20) != 0));
     }
 }
 
@@ -332,6 +359,24 @@ fn the_json_report_gives_the_bytes_of_each_part_and_the_methods_tried() {
             .any(|e| e["method"].as_str().unwrap().starts_with(m))
     };
     assert!(tried("predict") && tried("ae"), "{estimates:?}");
+    // The autoencoder's final model was tried with each latent storage.
+    let storages: Vec<&str> = estimates
+        .iter()
+        .filter(|e| e["method"] == "ae")
+        .map(|e| e["latent_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        storages,
+        [
+            "Float16",
+            "Float32 (0 mantissa bits)",
+            "Float32 (2 mantissa bits)",
+            "Float32 (4 mantissa bits)",
+            "Float32 (7 mantissa bits)",
+            "Float32 (10 mantissa bits)",
+            "Float32"
+        ]
+    );
     let smallest = estimates
         .iter()
         .min_by_key(|e| e["bytes"].as_u64().unwrap())
@@ -378,4 +423,20 @@ fn bad_bounds_are_clear_errors() {
         assert!(!out.exists());
     }
     let _: ErrorBounds = "pt=1e-2rel".parse().unwrap();
+    let result = baler(&[
+        "compress",
+        jets.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--latent-type",
+        "float16",
+        "--latent-bits",
+        "4",
+    ]);
+    let err = crate::common::stderr(&result);
+    assert!(
+        !result.status.success() && err.contains("`--latent-bits` rounds Float32 latents"),
+        "{err}"
+    );
+    assert!(!out.exists());
 }

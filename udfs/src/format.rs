@@ -218,6 +218,10 @@ pub struct LatentSpec {
     pub columns: Vec<String>,
     /// Their Arrow type (`Float32`).
     pub data_type: String,
+    /// Float32 latents rounded to this many mantissa bits when written (a record of how they
+    /// were stored; decoding reads them as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mantissa_bits: Option<u32>,
 }
 
 /// A dense decoder: `latent → hidden[last] → … → hidden[0] → outputs`, leaky ReLU between layers.
