@@ -82,6 +82,9 @@ pub struct Evaluation {
     pub methods: Vec<MethodResult>,
     pub truncation: Vec<TruncationChoice>,
     pub verdict: String,
+    /// Methods that could not be compared, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The first rows of each decoded variable, original and reconstructed (for plots).
     #[serde(skip)]
     pub samples: Vec<(String, Vec<f64>, Vec<f64>)>,
@@ -394,6 +397,7 @@ pub fn evaluate(
         format!("{} (this file)", own.name()),
         compressed_bytes,
     )];
+    let mut notes = Vec::new();
     if let Some(bounds) = &bounds {
         let others: Vec<Method> = options
             .compare
@@ -401,8 +405,12 @@ pub fn evaluate(
             .copied()
             .filter(|m| *m != own)
             .collect();
-        for (method, bytes) in compare_methods(original, read, header, bounds, &others, options)? {
-            methods.push(result(method.name().to_owned(), bytes));
+        for (method, outcome) in compare_methods(original, read, header, bounds, &others, options)?
+        {
+            match outcome {
+                Ok(bytes) => methods.push(result(method.name().to_owned(), bytes)),
+                Err(message) => notes.push(format!("{} not compared: {message}", method.name())),
+            }
         }
     }
     methods.push(result("lossless Parquet + zstd".into(), lossless_bytes));
@@ -421,6 +429,7 @@ pub fn evaluate(
         variables: variables_metrics,
         methods,
         truncation: choices,
+        notes,
         samples,
     })
 }
@@ -556,7 +565,8 @@ pub fn truncated_size(
 }
 
 /// Compresses `original` with each of `methods` under `bounds` (keeping the same columns as
-/// the file whose `header` is given) into a temporary folder; returns each one's bytes.
+/// the file whose `header` is given) into a temporary folder; returns each one's bytes, or why
+/// the method does not apply to these columns.
 fn compare_methods(
     original: &Path,
     read: &ReadOptions,
@@ -564,7 +574,7 @@ fn compare_methods(
     bounds: &ErrorBounds,
     methods: &[Method],
     options: &EvaluateOptions,
-) -> Result<Vec<(Method, u64)>> {
+) -> Result<Vec<(Method, std::result::Result<u64, String>)>> {
     let dir = tempfile::tempdir().map_err(|source| Error::Write {
         path: std::env::temp_dir(),
         source,
@@ -580,8 +590,11 @@ fn compare_methods(
                 train: options.train.clone(),
                 ..CompressOptions::default()
             };
-            let report = encode::compress(original, &output, read, &compress)?;
-            Ok((method, report.sizes.output_bytes))
+            match encode::compress(original, &output, read, &compress) {
+                Ok(report) => Ok((method, Ok(report.sizes.output_bytes))),
+                Err(Error::Options { message }) => Ok((method, Err(message))),
+                Err(e) => Err(e),
+            }
         })
         .collect()
 }

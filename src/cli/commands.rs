@@ -75,6 +75,9 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
         .map(|t| format!("{} {}", t.column, t.mantissa_bits))
         .collect();
     println!("truncation keeps mantissa bits: {}", bits.join(", "));
+    for note in &e.notes {
+        println!("note: {note}");
+    }
     println!("verdict: {}", e.verdict);
     Ok(())
 }

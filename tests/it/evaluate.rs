@@ -194,6 +194,51 @@ fn a_bounded_file_is_compared_with_every_method_under_the_same_bounds() {
 }
 
 #[test]
+fn a_method_that_does_not_apply_is_noted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("one.parquet");
+    write_table(
+        &input,
+        vec![
+            (
+                "event",
+                Arc::new(UInt64Array::from_iter_values(0..500)) as ArrayRef,
+            ),
+            (
+                "pt",
+                Arc::new(Float32Array::from_iter_values(
+                    (0..500).map(|i| 20.0 + i as f32),
+                )),
+            ),
+        ],
+    );
+    let out = dir.path().join("one.baler.parquet");
+    let options = encode::CompressOptions {
+        method: Some(Method::Predict),
+        bounds: Some("all=1e-2rel".parse().unwrap()),
+        ..crate::compress::options(1)
+    };
+    encode::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
+    let e = evaluate::evaluate(
+        &input,
+        &out,
+        &ReadOptions::default(),
+        &EvaluateOptions {
+            compare: vec![Method::Ae],
+            ..EvaluateOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(e.methods.len(), 3, "{:?}", e.methods);
+    assert_eq!(e.notes.len(), 1, "{:?}", e.notes);
+    assert!(
+        e.notes[0].starts_with("ae not compared: ") && e.notes[0].contains("at least 2"),
+        "{}",
+        e.notes[0]
+    );
+}
+
+#[test]
 fn evaluate_refuses_a_compressed_file_of_other_data() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dy.baler.parquet");
