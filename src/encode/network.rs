@@ -8,6 +8,8 @@ use baler_udfs::format::{Network, predictor_tensor_prefix};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::SeedableRng;
+
+use crate::model::init_dense;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
@@ -94,6 +96,8 @@ pub fn train(
     let vars = VarMap::new();
     let prefix = predictor_tensor_prefix(column);
     let widths = network.widths(n);
+    let mut rng = StdRng::seed_from_u64(seed);
+    init_dense(&vars, &prefix, &widths, &mut rng, &device)?;
     let vb = VarBuilder::from_varmap(&vars, DType::F32, &device);
     let model = Dense::new(&widths, NEGATIVE_SLOPE, vb.pp(&prefix))?;
     let params = ParamsAdamW {
@@ -102,7 +106,6 @@ pub fn train(
         ..ParamsAdamW::default()
     };
     let mut optimizer = AdamW::new(vars.all_vars(), params)?;
-    let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<u32> = (0..rows as u32).collect();
     for epoch in 0..EPOCHS {
         if epoch == EPOCHS * 3 / 4 {

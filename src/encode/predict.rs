@@ -545,6 +545,11 @@ mod tests {
             column("y", &y, "1e-3rel", DataType::Float32),
         ];
         let fitted = fit(&columns, true, 10_000_000, 1).unwrap();
+        // Training is seeded: the same sample gives the same network.
+        assert_eq!(
+            fit(&columns, true, 10_000_000, 1).unwrap().weights,
+            fitted.weights
+        );
         let p = fitted
             .predictors
             .iter()

@@ -35,19 +35,8 @@ impl Autoencoder {
         let mut rng = StdRng::seed_from_u64(seed);
         let encoder = encoder_widths(spec);
         let decoder: Vec<usize> = encoder.iter().rev().copied().collect();
-        {
-            let mut data = vars.data().lock().expect("unpoisoned");
-            for (prefix, widths) in [
-                (ENCODER_TENSOR_PREFIX, &encoder),
-                (DECODER_TENSOR_PREFIX, &decoder),
-            ] {
-                for (i, w) in widths.windows(2).enumerate() {
-                    let (weight, bias) = init_linear(w[0], w[1], &mut rng, device)?;
-                    data.insert(format!("{prefix}.l{i}.weight"), Var::from_tensor(&weight)?);
-                    data.insert(format!("{prefix}.l{i}.bias"), Var::from_tensor(&bias)?);
-                }
-            }
-        }
+        init_dense(&vars, ENCODER_TENSOR_PREFIX, &encoder, &mut rng, device)?;
+        init_dense(&vars, DECODER_TENSOR_PREFIX, &decoder, &mut rng, device)?;
         Self::from_vars(spec, vars, device)
     }
 
@@ -117,6 +106,28 @@ impl Module for Autoencoder {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         self.decoder.forward(&self.encoder.forward(x)?)
     }
+}
+
+/// Adds freshly initialised layers `{prefix}.l{i}` of a dense network of `widths` to `vars`,
+/// drawn from `rng` as candle's `linear` would draw them (candle cannot seed its CPU
+/// generator): Kaiming-normal weights and uniform biases in ±1/√fan_in.
+///
+/// # Errors
+/// Candle errors.
+pub(crate) fn init_dense(
+    vars: &VarMap,
+    prefix: &str,
+    widths: &[usize],
+    rng: &mut StdRng,
+    device: &Device,
+) -> candle_core::Result<()> {
+    let mut data = vars.data().lock().expect("unpoisoned");
+    for (i, w) in widths.windows(2).enumerate() {
+        let (weight, bias) = init_linear(w[0], w[1], rng, device)?;
+        data.insert(format!("{prefix}.l{i}.weight"), Var::from_tensor(&weight)?);
+        data.insert(format!("{prefix}.l{i}.bias"), Var::from_tensor(&bias)?);
+    }
+    Ok(())
 }
 
 fn init_linear(

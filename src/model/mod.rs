@@ -6,6 +6,7 @@ mod normalise;
 pub mod train;
 
 pub use autoencoder::Autoencoder;
+pub(crate) use autoencoder::init_dense;
 pub use device::{CUDA_BUILT, DeviceChoice, SelectedDevice, select_device};
 pub use normalise::{ColumnStats, Normaliser};
 pub use train::{TrainConfig, TrainSummary, train};
