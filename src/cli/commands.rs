@@ -258,9 +258,14 @@ fn print_report(r: &CompressReport) {
         "sizes: input {} B, output {} B (model included), lossless Parquet {} B",
         s.input_bytes, s.output_bytes, s.lossless_bytes
     );
+    let r_latent = if r.latent > 0 {
+        format!("R = {:.2} (raw/latent), ", r.ratios.r)
+    } else {
+        String::new()
+    };
     println!(
-        "R = {:.2} (raw/latent), R_actual = {:.2} (input/output), vs lossless Parquet = {:.2}",
-        r.ratios.r, r.ratios.r_actual, r.ratios.r_lossless
+        "{r_latent}R_actual = {:.2} (input/output), vs lossless Parquet = {:.2}",
+        r.ratios.r_actual, r.ratios.r_lossless
     );
     println!("wrote `{}`", r.output.display());
 }

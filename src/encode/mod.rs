@@ -306,7 +306,7 @@ pub struct CompressOptions {
     /// Where to train and encode.
     pub device: DeviceChoice,
     pub force: bool,
-    /// Write lossless Parquet instead when the autoencoder's file would be larger.
+    /// Write lossless Parquet instead when the compressed file would be larger.
     pub fallback_lossless: bool,
     pub progress: Arc<dyn Progress>,
 }
@@ -948,7 +948,7 @@ pub struct CompressReport {
     pub estimates: Vec<Estimate>,
     /// What the output holds: `"ae"`, or `"lossless"` after a fallback.
     pub written: String,
-    /// Set when the autoencoder's file is larger than lossless Parquet.
+    /// Set when the compressed file is larger than lossless Parquet.
     pub warning: Option<String>,
 }
 
@@ -977,7 +977,8 @@ pub fn compress(
     let mut report = encode(reader, output, &fitted, options)?;
     report.dropped = dropped;
     if report.sizes.output_bytes > report.sizes.lossless_bytes {
-        let (ae, lossless) = (report.sizes.output_bytes, report.sizes.lossless_bytes);
+        let (bytes, lossless) = (report.sizes.output_bytes, report.sizes.lossless_bytes);
+        let method = Method::of(&fitted.header).description();
         report.warning = Some(if options.fallback_lossless {
             let convert = crate::convert::ConvertOptions::default().with_force(true);
             crate::convert::convert(input, output, read, &convert)?;
@@ -985,11 +986,11 @@ pub fn compress(
             report.sizes.output_bytes = lossless;
             report.ratios = Ratios::from(&report.sizes);
             format!(
-                "the autoencoder's file ({ae} B) was larger than lossless Parquet ({lossless} B): wrote lossless Parquet instead"
+                "{method}'s file ({bytes} B) was larger than lossless Parquet ({lossless} B): wrote lossless Parquet instead"
             )
         } else {
             format!(
-                "the autoencoder's file ({ae} B) is larger than lossless Parquet ({lossless} B); `--fallback lossless` writes that instead"
+                "{method}'s file ({bytes} B) is larger than lossless Parquet ({lossless} B); `--fallback lossless` writes that instead"
             )
         });
     }
