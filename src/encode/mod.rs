@@ -628,16 +628,10 @@ fn train_ae(
     let model = Autoencoder::new(&spec, options.train.seed, &device)?;
     let normaliser = normaliser(columns);
     let sample = varying_sample(scan, rows);
-    let mut config = options.train.clone();
-    if options.bounds.is_some() && config.latent_noise_bits.is_none() {
-        config.latent_noise_bits = std::env::var("BALER_NOISE")
-            .ok()
-            .and_then(|v| v.parse().ok());
-    }
     let summary = train(
         &model,
         normaliser.normalise(&sample),
-        &config,
+        &options.train,
         &device,
         options.progress.as_ref(),
     )?;
