@@ -1135,8 +1135,13 @@ fn encode(
         source,
     };
     let file = AtomicFile::create(output, options.force)?;
-    // Created at the first batch, whose residuals choose their columns' encodings.
+    // Created at the first batch (or, for an empty input, at the end), whose residuals choose
+    // their columns' encodings.
     let mut writer = None;
+    let open_writer = |first: &RecordBatch| -> Result<ArrowWriter<std::fs::File>> {
+        let props = stored_properties(first, output)?;
+        ArrowWriter::try_new(file.handle()?, out_schema.clone(), Some(props)).map_err(parquet_err)
+    };
     let mut lossless = ArrowWriter::try_new(
         ByteCounter::default(),
         in_schema.clone(),
@@ -1174,14 +1179,7 @@ fn encode(
         let stored = RecordBatch::try_new(out_schema.clone(), arrays)?;
         let writer = match &mut writer {
             Some(w) => w,
-            None => writer.insert(
-                ArrowWriter::try_new(
-                    file.handle()?,
-                    out_schema.clone(),
-                    Some(stored_properties(&stored, output)?),
-                )
-                .map_err(parquet_err)?,
-            ),
+            None => writer.insert(open_writer(&stored)?),
         };
         writer.write(&stored).map_err(parquet_err)?;
         lossless.write(&batch).map_err(parquet_err)?;
@@ -1193,12 +1191,7 @@ fn encode(
     progress.finish();
     let mut writer = match writer {
         Some(w) => w,
-        None => ArrowWriter::try_new(
-            file.handle()?,
-            out_schema.clone(),
-            Some(lossless_properties(&out_schema, DEFAULT_ZSTD_LEVEL)?),
-        )
-        .map_err(parquet_err)?,
+        None => open_writer(&RecordBatch::new_empty(out_schema.clone()))?,
     };
     for (k, v) in entries {
         writer.append_key_value_metadata(KeyValue::new(k, v));

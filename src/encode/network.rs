@@ -8,10 +8,10 @@ use baler_udfs::format::{Network, predictor_tensor_prefix};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::SeedableRng;
-
-use crate::model::init_dense;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+
+use crate::model::init_dense;
 
 /// Hidden widths of a predictor's network.
 pub const HIDDEN: [usize; 2] = [32, 32];
@@ -38,10 +38,7 @@ impl Trained {
 /// Bytes a network on `inputs` features adds to a file: its float32 weights (base64 in the
 /// footer) and its standardisation (JSON).
 pub fn cost_bytes(inputs: usize) -> u64 {
-    let widths: Vec<usize> = std::iter::once(inputs)
-        .chain(HIDDEN)
-        .chain(std::iter::once(1))
-        .collect();
+    let widths = Network::widths_of(&HIDDEN, inputs);
     let weights: usize = widths.windows(2).map(|w| (w[0] + 1) * w[1] * 4).sum();
     (weights * 4 / 3 + inputs * 48) as u64
 }

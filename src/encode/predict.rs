@@ -211,7 +211,7 @@ fn sample_inputs<'a>(columns: &[Column<'a>]) -> Result<HashMap<(&'a str, Domain)
             .collect::<Result<Vec<f64>>>()?;
         for domain in domains(c) {
             let input = feature_input(domain, &decoded, Some(&c.quantiser));
-            inputs.insert((c.name, domain), input);
+            inputs.insert((c.name, domain), input.into_owned());
         }
     }
     Ok(inputs)
@@ -277,10 +277,7 @@ fn domains(c: &Column) -> Vec<Domain> {
 }
 
 fn in_domain(c: &Column, domain: Domain, values: &[f64]) -> Vec<f64> {
-    match domain {
-        Domain::Value => values.to_vec(),
-        Domain::Grid => values.iter().map(|&x| c.quantiser.coordinate(x)).collect(),
-    }
+    feature_input(domain, values, Some(&c.quantiser)).into_owned()
 }
 
 fn mean(v: &[f64]) -> f64 {

@@ -19,7 +19,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::common::{baler, data, read_jets, read_parquet};
 use crate::compress::{generated, options, options_with_latent};
 
-fn bounded(method: Method, bounds: &str, epochs: usize) -> CompressOptions {
+/// Options for `method` under `bounds`, trained `epochs` (2 latents for `ae`).
+pub fn bounded(method: Method, bounds: &str, epochs: usize) -> CompressOptions {
     CompressOptions {
         method: Some(method),
         bounds: Some(bounds.parse().unwrap()),

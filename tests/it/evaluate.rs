@@ -11,6 +11,7 @@ use baler_arrow::evaluate::{self, EvaluateOptions};
 use baler_arrow::ingest::ReadOptions;
 use rand::{Rng, SeedableRng};
 
+use crate::bounds::bounded;
 use crate::common::{baler, data, stderr, write_table};
 
 fn compress(input: &Path, output: &Path, latent: usize, epochs: usize) {
@@ -136,11 +137,7 @@ fn a_bounded_file_is_compared_with_every_method_under_the_same_bounds() {
     let dir = tempfile::tempdir().unwrap();
     let input = crate::compress::generated(dir.path(), "jets.parquet", 3000, 5);
     let out = dir.path().join("jets.baler.parquet");
-    let options = encode::CompressOptions {
-        method: Some(Method::Predict),
-        bounds: Some("all=1e-3rel,eta=1e-3abs".parse().unwrap()),
-        ..crate::compress::options(2)
-    };
+    let options = bounded(Method::Predict, "all=1e-3rel,eta=1e-3abs", 2);
     encode::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
     let e = evaluate::evaluate(
         &input,
@@ -213,11 +210,7 @@ fn a_method_that_does_not_apply_is_noted_not_fatal() {
         ],
     );
     let out = dir.path().join("one.baler.parquet");
-    let options = encode::CompressOptions {
-        method: Some(Method::Predict),
-        bounds: Some("all=1e-2rel".parse().unwrap()),
-        ..crate::compress::options(1)
-    };
+    let options = bounded(Method::Predict, "all=1e-2rel", 1);
     encode::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
     let e = evaluate::evaluate(
         &input,

@@ -286,14 +286,14 @@ impl Codec {
             }
         } else {
             for (p, (target, sources)) in self.predictors.iter().zip(&self.plan) {
-                let inputs: Vec<Vec<f64>> = p
+                let inputs: Vec<_> = p
                     .predictor
                     .features
                     .iter()
                     .zip(sources)
                     .map(|(f, &s)| feature_input(f.domain, &recs[s], self.quantisers[s].as_ref()))
                     .collect();
-                let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
+                let inputs: Vec<&[f64]> = inputs.iter().map(AsRef::as_ref).collect();
                 let predicted = p.predict(&inputs, rows);
                 recs[*target] = finish(*target, predicted, p.predictor.domain)?;
             }

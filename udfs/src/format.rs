@@ -95,8 +95,13 @@ pub struct Network {
 impl Network {
     /// The layer widths for `inputs` features: inputs, hidden, one output.
     pub fn widths(&self, inputs: usize) -> Vec<usize> {
+        Self::widths_of(&self.hidden, inputs)
+    }
+
+    /// The layer widths of a network with `hidden` layers on `inputs` features.
+    pub fn widths_of(hidden: &[usize], inputs: usize) -> Vec<usize> {
         std::iter::once(inputs)
-            .chain(self.hidden.iter().copied())
+            .chain(hidden.iter().copied())
             .chain(std::iter::once(1))
             .collect()
     }

@@ -1,6 +1,8 @@
 //! Method `predict`'s predictors, evaluated by the one code path that both encoding (to fit
 //! them and to compute residuals) and decoding run, so that predictions agree bit for bit.
 
+use std::borrow::Cow;
+
 use crate::error::Result;
 use crate::exact::ExactDense;
 use crate::format::{Domain, Predictor, predictor_tensor_prefix};
@@ -66,11 +68,15 @@ impl Compiled {
     }
 }
 
-/// A feature's input: the decoded `values` of its column, or their grid coordinates under the
-/// column's `quantiser`.
-pub fn feature_input(domain: Domain, values: &[f64], quantiser: Option<&Quantiser>) -> Vec<f64> {
+/// A feature's input: the decoded `values` of its column (borrowed), or their grid
+/// coordinates under the column's `quantiser`.
+pub fn feature_input<'a>(
+    domain: Domain,
+    values: &'a [f64],
+    quantiser: Option<&Quantiser>,
+) -> Cow<'a, [f64]> {
     match (domain, quantiser) {
         (Domain::Grid, Some(q)) => values.iter().map(|&x| q.coordinate(x)).collect(),
-        _ => values.to_vec(),
+        _ => Cow::Borrowed(values),
     }
 }
