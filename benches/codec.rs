@@ -10,15 +10,15 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use baler_arrow::generate::{DEFAULT_SEED, generate, jet_schema};
 use baler_arrow::model::{
-    Autoencoder, ColumnStats, DEFAULT_HIDDEN, DEFAULT_NEGATIVE_SLOPE, Normaliser, TrainConfig,
-    train,
+    Autoencoder, ColumnStats, DEFAULT_HIDDEN, DEFAULT_NEGATIVE_SLOPE, TrainConfig, train,
 };
 use baler_arrow::progress::NoProgress;
 use baler_udfs::codec::Codec;
 use baler_udfs::format::{
-    ColumnSpec, Footer, Header, LatentSpec, ModelSpec, Storage, TrainingSummary, Transform,
-    latent_name,
+    AeSpec, ColumnSpec, Footer, Header, LatentSpec, MethodSpec, ModelSpec, Storage,
+    TrainingSummary, Transform, latent_name,
 };
+use baler_udfs::normalise::{Normalisation, Normaliser};
 use candle_core::{Device, Module, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -45,7 +45,11 @@ fn columns(batch: &RecordBatch) -> (Vec<Vec<f64>>, Normaliser) {
     let ranges = cols.iter().map(|c| {
         let mut s = ColumnStats::default();
         s.update(c.iter().map(|v| Some(*v)));
-        (s.min, s.max, Transform::Identity)
+        Normalisation {
+            min: s.min,
+            max: s.max,
+            transform: Transform::Identity,
+        }
     });
     let normaliser = Normaliser::new(ranges.collect::<Vec<_>>());
     (cols, normaliser)
@@ -135,9 +139,9 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
             data_type: f.data_type().to_string(),
             storage: Storage::Decoded {
                 index: i,
-                min: normaliser.min[i],
-                max: normaliser.max[i],
-                transform: normaliser.transform[i],
+                min: normaliser.columns[i].min,
+                max: normaliser.columns[i].max,
+                transform: normaliser.columns[i].transform,
             },
             bound: None,
         })
@@ -145,24 +149,24 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
     Header {
         format: 1,
         tool: "bench".into(),
-        method: "ae".into(),
         columns,
-        latent: LatentSpec {
-            columns: (0..spec.latent).map(latent_name).collect(),
-            data_type: "Float32".into(),
-            mantissa_bits: None,
-        },
-        model: spec.clone(),
-        training: TrainingSummary {
-            epochs: 0,
-            final_loss: 0.0,
-            seed: DEFAULT_SEED,
-            device: "cpu".into(),
-            rows: 0,
-            learning_rate: 0.0,
-            seconds: 0.0,
-        },
-        predictors: Vec::new(),
+        method: MethodSpec::Ae(AeSpec {
+            latent: LatentSpec {
+                columns: (0..spec.latent).map(latent_name).collect(),
+                data_type: "Float32".into(),
+                mantissa_bits: None,
+            },
+            model: spec.clone(),
+            training: TrainingSummary {
+                epochs: 0,
+                final_loss: 0.0,
+                seed: DEFAULT_SEED,
+                device: "cpu".into(),
+                rows: 0,
+                learning_rate: 0.0,
+                seconds: 0.0,
+            },
+        }),
     }
 }
 

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use baler_arrow::encode::{self, CompressOptions};
+use baler_arrow::compress;
 use baler_arrow::generate::{DEFAULT_SEED, write_parquet};
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
+use baler_arrow::options::CompressOptions;
 use baler_arrow::sql;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datafusion::prelude::SessionContext;
@@ -39,7 +40,7 @@ fn bench(c: &mut Criterion) {
         },
         ..CompressOptions::default()
     };
-    encode::compress(&plain, &compressed, &ReadOptions::default(), &options).expect("compressed");
+    compress::compress(&plain, &compressed, &ReadOptions::default(), &options).expect("compressed");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let mut group = c.benchmark_group("sql");

@@ -14,10 +14,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use baler_arrow::encode::{self, CompressOptions, ErrorBounds, Method};
-use baler_arrow::evaluate::{TruncationChoice, bits_for_relative_bound, truncated_size};
+use baler_arrow::compress;
 use baler_arrow::ingest::{self, ReadOptions};
 use baler_arrow::model::TrainConfig;
+use baler_arrow::options::{CompressOptions, ErrorBounds, Method};
+use baler_arrow::truncate::{TruncationChoice, bits_for_relative_bound, truncated_size};
 use baler_udfs::quantise::Bound;
 use clap::Parser;
 
@@ -106,7 +107,7 @@ fn main() -> Result<()> {
                 ..CompressOptions::default()
             };
             let start = Instant::now();
-            let report = encode::compress(&input, &output, &read, &options)
+            let report = compress::compress(&input, &output, &read, &options)
                 .with_context(|| format!("{name} at {epsilon}"))?;
             let label = if method == Method::Ae {
                 format!("ae (k={}, {})", report.latent, report.latent_type)

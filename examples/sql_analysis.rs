@@ -9,10 +9,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baler_arrow::encode::{self, CompressOptions};
+use baler_arrow::compress;
 use baler_arrow::generate::{DEFAULT_SEED, write_parquet};
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
+use baler_arrow::options::CompressOptions;
 use baler_arrow::sql::{self, OutputFormat};
 use clap::Parser;
 
@@ -67,7 +68,7 @@ fn main() -> anyhow::Result<()> {
         force: true,
         ..CompressOptions::default()
     };
-    let report = encode::compress(&plain, &compressed, &ReadOptions::default(), &options)?;
+    let report = compress::compress(&plain, &compressed, &ReadOptions::default(), &options)?;
     println!(
         "{} jets: {} B as Parquet, {} B compressed ({} latents, R_actual {:.2})\n",
         report.rows,

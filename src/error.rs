@@ -111,12 +111,28 @@ pub enum Error {
     #[error("cannot read model `{}`: {message}", path.display())]
     ModelFile { path: PathBuf, message: String },
 
-    /// A compressed file's format, header or decoder is not usable.
+    /// A compressed file's format, header or model is not usable, or its data do not decode.
     #[error("cannot decode `{}`", path.display())]
     Codec {
         path: PathBuf,
         #[source]
         source: Box<baler_udfs::Error>,
+    },
+
+    /// Encoding the input failed: a value no grid point of its bound can hold, or a model that
+    /// does not fit the columns.
+    #[error("cannot compress `{}`", path.display())]
+    Compress {
+        path: PathBuf,
+        #[source]
+        source: Box<baler_udfs::Error>,
+    },
+
+    /// The method cannot compress this input (too few columns for it, say).
+    #[error("{message}")]
+    NotApplicable {
+        method: &'static str,
+        message: String,
     },
 
     /// A table could not be registered for SQL.
@@ -136,9 +152,9 @@ pub enum Error {
     #[error("{message}")]
     Device { message: String },
 
-    /// Training or running the network failed.
-    #[error("model: {0}")]
-    Model(#[from] candle_core::Error),
+    /// Training or running a network (the autoencoder, a predictor's network) failed.
+    #[error("training failed: {0}")]
+    Training(#[from] candle_core::Error),
 }
 
 /// A `Result` with baler-arrow's [`Error`].

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use baler_arrow::encode::{CompressOptions, ErrorBounds, LatentSize, Method};
 use baler_arrow::ingest::{Layout, ReadOptions};
 use baler_arrow::model::{
     DeviceChoice, TrainConfig,
     train::{DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_SEED},
 };
+use baler_arrow::options::{CompressOptions, ErrorBounds, LatentSize, Method};
 use clap::{Args, Parser, Subcommand};
 
 /// Machine-learning lossy compression for particle-physics jet data (ROOT and Parquet).
@@ -28,15 +28,18 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Show the trees, branches and types of a file, and what would be read.
     Inspect(InspectArgs),
-    /// Train an autoencoder on the input and write it compressed: latents + decoder in one Parquet file.
+    /// Fit a model to the input and write it compressed, model included, in one Parquet file:
+    /// `ae` (autoencoder: latents + decoder), `predict` (learned cross-column prediction) or
+    /// `residual` (model-free); under `--error-bound` every value is guaranteed within its bound.
     Compress(CompressArgs),
-    /// Train a reusable model on the input (to compress other files with `compress --model`).
+    /// Train a reusable autoencoder on the input (to compress other files with `compress --model`).
     Train(TrainArgs),
-    /// Rebuild the original columns of a compressed file into lossless Parquet.
+    /// Rebuild the original columns of a compressed file (any method) into lossless Parquet.
     Decompress(DecompressArgs),
     /// Run SQL over Parquet files, compressed ones decoded on the fly.
     Sql(SqlArgs),
-    /// Judge a compressed file: metrics, and the autoencoder against lossless and truncation + zstd.
+    /// Judge a compressed file: metrics, and its method against the other methods, lossless
+    /// Parquet and mantissa truncation + zstd.
     Evaluate(EvaluateArgs),
 }
 

@@ -7,7 +7,9 @@ use baler_arrow::convert::{ConvertOptions, convert};
 use baler_arrow::ingest::{self, DroppedColumn, ReadOptions};
 use baler_arrow::output::default_output;
 
-use baler_arrow::encode::{self, CompressOptions, CompressReport, ErrorBounds, LatentStorage};
+use baler_arrow::compress::{self, CompressReport};
+use baler_arrow::options::{CompressOptions, ErrorBounds, LatentStorage};
+use baler_arrow::{decode, fit};
 
 use super::args::{
     Cli, Command, CompareArg, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
@@ -143,7 +145,7 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
         progress: Arc::new(Bar::new(quiet || args.json)),
         ..CompressOptions::from(&args.model_args)
     };
-    let report = encode::compress(input, &output, &ReadOptions::from(&args.input), &options)
+    let report = compress::compress(input, &output, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to compress `{}`", input.display()))?;
     if let Some(warning) = &report.warning {
         eprintln!("warning: {warning}");
@@ -163,15 +165,20 @@ fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
         ..CompressOptions::from(&args.model_args)
     };
     baler_arrow::output::check_output(input, &args.output, args.force)?;
-    let (fitted, scan) = encode::fit(input, &ReadOptions::from(&args.input), &options)
+    let (fitted, scan) = fit::fit(input, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to train on `{}`", input.display()))?;
     let model = fitted
-        .model
+        .autoencoder
         .as_ref()
         .context("training produced no autoencoder")?;
-    encode::model_file::save(&args.output, model, &fitted.header, args.force)
+    baler_arrow::model::saved::save(&args.output, model, &fitted.header, args.force)
         .with_context(|| format!("failed to save the model to `{}`", args.output.display()))?;
-    let t = &fitted.header.training;
+    let t = &fitted
+        .header
+        .method
+        .ae()
+        .context("training produced no autoencoder")?
+        .training;
     println!(
         "trained on {} of {} rows: {} epochs, final loss {:.3e}, {:.1} s; wrote `{}`",
         t.rows,
@@ -186,7 +193,7 @@ fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
 
 fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
     let bar = Bar::new(quiet);
-    let summary = encode::decompress(&args.input, &args.output, args.force, &bar)
+    let summary = decode::decompress(&args.input, &args.output, args.force, &bar)
         .with_context(|| format!("failed to decompress `{}`", args.input.display()))?;
     println!(
         "wrote {} rows x {} columns to `{}`",
@@ -208,7 +215,7 @@ fn print_report(r: &CompressReport) {
             })
             .collect::<Vec<_>>(),
     );
-    if r.method == "ae" {
+    if let Some(t) = &r.training {
         println!(
             "{} rows: {} columns -> {} {} latents ({} pass-through, {} constant); trained {} epochs on {} rows, loss {:.3e}",
             r.rows,
@@ -217,11 +224,12 @@ fn print_report(r: &CompressReport) {
             r.latent_type,
             r.pass_through.len(),
             r.constant.len(),
-            r.training.epochs,
-            r.training.rows,
-            r.training.final_loss
+            t.epochs,
+            t.rows,
+            t.final_loss
         );
-    } else {
+    }
+    if let Some(f) = &r.fit {
         println!(
             "{} rows: {} columns coded by method `{}` ({} pass-through, {} constant); predictors fitted on {} rows",
             r.rows,
@@ -229,7 +237,7 @@ fn print_report(r: &CompressReport) {
             r.method,
             r.pass_through.len(),
             r.constant.len(),
-            r.training.rows,
+            f.rows,
         );
     }
     for e in &r.estimates {

@@ -124,20 +124,35 @@ fn parquet_table(path: &Path) -> Result<TableSummary> {
 fn compressed_summary(metadata: &parquet::file::metadata::ParquetMetaData) -> Option<String> {
     use baler_udfs::Error as CodecError;
     use baler_udfs::codec::Codec;
+    use baler_udfs::format::MethodSpec;
     match Codec::from_parquet_metadata(metadata) {
         Err(CodecError::NotCompressed) => None,
         Err(e) => Some(format!("baler-compressed but not decodable: {e}")),
         Ok(codec) => {
             let h = codec.header();
+            let model = codec.model_columns().len();
+            let what = match &h.method {
+                MethodSpec::Ae(a) => format!(
+                    "{} latents decode {model} of {} columns; trained {} epochs on {} rows",
+                    a.model.latent,
+                    h.columns.len(),
+                    a.training.epochs,
+                    a.training.rows
+                ),
+                MethodSpec::Predict(p) | MethodSpec::Residual(p) => format!(
+                    "{model} of {} columns predicted, {} of them with features; fitted on {} rows",
+                    h.columns.len(),
+                    p.predictors
+                        .iter()
+                        .filter(|p| !p.features.is_empty())
+                        .count(),
+                    p.fit.rows
+                ),
+            };
             Some(format!(
-                "baler-compressed (format {}, method `{}`): {} latents decode {} of {} columns; trained {} epochs on {} rows",
+                "baler-compressed (format {}, method `{}`): {what}",
                 h.format,
-                h.method,
-                h.model.latent,
-                h.model.outputs,
-                h.columns.len(),
-                h.training.epochs,
-                h.training.rows
+                h.method.name(),
             ))
         }
     }

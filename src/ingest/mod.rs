@@ -29,7 +29,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 pub use self::inspect::{Inspection, inspect};
-pub use self::types::NumericType;
+pub use self::types::{NumericType, as_f64, f64_values};
 use crate::error::{Error, Result};
 
 /// The name of the column holding each jet's event number (or entry number).

@@ -120,3 +120,23 @@ fn be<T: ArrowPrimitiveType, const N: usize>(
         .map(|c| from_be(c.try_into().expect("chunk of N bytes")));
     Arc::new(PrimitiveArray::<T>::from_iter_values(values))
 }
+
+/// A column's values as `f64` (`None` for nulls); booleans are 0 and 1.
+///
+/// # Errors
+/// [`crate::Error::Arrow`] for a column that is not numeric.
+pub fn as_f64(array: &ArrayRef) -> crate::Result<ArrayRef> {
+    Ok(arrow::compute::cast(array, &DataType::Float64)?)
+}
+
+/// A numeric column's values as `f64` (nulls as 0).
+///
+/// # Errors
+/// [`crate::Error::Arrow`] for a column that is not numeric.
+pub fn f64_values(array: &ArrayRef) -> crate::Result<Vec<f64>> {
+    use arrow::array::AsArray;
+    Ok(as_f64(array)?
+        .as_primitive::<Float64Type>()
+        .values()
+        .to_vec())
+}

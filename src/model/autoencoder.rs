@@ -2,13 +2,14 @@
 
 use std::collections::HashMap;
 
-use baler_udfs::decoder::{Decoder, Dense, encoder_widths};
-use baler_udfs::format::{DECODER_TENSOR_PREFIX, ModelSpec};
+use baler_udfs::format::{DECODER_TENSOR_PREFIX, ModelSpec, encoder_widths};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal, Uniform};
+
+use super::{Decoder, Dense};
 
 /// Tensor name prefix of the encoder.
 pub const ENCODER_TENSOR_PREFIX: &str = "encoder";
@@ -93,12 +94,11 @@ impl Autoencoder {
     /// The decoder's weights as safetensors bytes: what the compressed file carries.
     ///
     /// # Errors
-    /// Candle or serialisation errors.
-    pub fn decoder_bytes(&self) -> Result<Vec<u8>, String> {
-        let tensors = self
-            .cpu_tensors(&format!("{DECODER_TENSOR_PREFIX}."))
-            .map_err(|e| e.to_string())?;
-        safetensors::serialize(tensors, None).map_err(|e| e.to_string())
+    /// Candle errors copying the weights from the device, or serialising them.
+    pub fn decoder_bytes(&self) -> candle_core::Result<Vec<u8>> {
+        let tensors = self.cpu_tensors(&format!("{DECODER_TENSOR_PREFIX}."))?;
+        safetensors::serialize(tensors, None)
+            .map_err(|e| candle_core::Error::Msg(format!("cannot save the decoder: {e}")))
     }
 }
 

@@ -1,8 +1,10 @@
-//! The training loop: Adam, reduce-on-plateau, early stopping, (1 − β)·MSE + β·L1.
+//! Training: one loop ([`run`]: Adam over shuffled batches, a learning-rate schedule) for every
+//! network the tool trains, and the autoencoder's loss and schedule ([`train`]: (1 − β)·MSE +
+//! β·L1, reduce-on-plateau, early stopping).
 
 use std::time::Instant;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -73,7 +75,8 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
-/// Trains `model` on `rows × n` normalised values (row-major).
+/// Trains `model` on `rows × n` normalised values (row-major): (1 − β)·MSE + β·mean |w|,
+/// with the paper's reduce-on-plateau and early stopping.
 ///
 /// # Errors
 /// Candle errors.
@@ -87,12 +90,6 @@ pub fn train(
     let n = model.spec.outputs;
     let rows = data.len() / n;
     let x = Tensor::from_vec(data, (rows, n), device)?;
-    let params = ParamsAdamW {
-        lr: config.learning_rate,
-        weight_decay: 0.0,
-        ..ParamsAdamW::default()
-    };
-    let mut optimizer = AdamW::new(model.vars.all_vars(), params)?;
     let weights: Vec<Tensor> = model
         .tensors("")
         .into_iter()
@@ -101,22 +98,20 @@ pub fn train(
         .collect();
     let n_weights: usize = weights.iter().map(Tensor::elem_count).sum();
     let mut rng = StdRng::seed_from_u64(config.seed);
-    let mut order: Vec<u32> = (0..rows as u32).collect();
-    let mut plateau = Plateau::new(config);
-    let start = Instant::now();
-    let mut summary = TrainSummary {
-        epochs: 0,
-        final_loss: f64::NAN,
-        final_mse: f64::NAN,
+    let schedule = Schedule {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
         learning_rate: config.learning_rate,
-        rows: rows as u64,
-        seconds: 0.0,
+        change: LearningRateChange::Plateau(Plateau::new(config)),
     };
     progress.start("train", Some(config.epochs as u64));
-    for epoch in 0..config.epochs {
-        order.shuffle(&mut rng);
-        let (mut loss_sum, mut mse_sum) = (0.0, 0.0);
-        for chunk in order.chunks(config.batch_size.max(1)) {
+    let summary = run(
+        model.vars.all_vars(),
+        rows,
+        &schedule,
+        &mut rng,
+        progress,
+        |chunk, rng| {
             let index = Tensor::from_slice(chunk, chunk.len(), device)?;
             let batch = x.index_select(&index, 0)?;
             let rebuilt = match config.latent_noise_bits {
@@ -138,22 +133,92 @@ pub fn train(
                 .try_fold(Tensor::zeros((), DType::F32, device)?, |acc, s| acc + s?)?
                 .affine(1.0 / n_weights as f64, 0.0)?;
             let loss = (mse.affine(1.0 - config.l1, 0.0)? + l1.affine(config.l1, 0.0)?)?;
+            Ok((loss, mse))
+        },
+    );
+    progress.finish();
+    summary
+}
+
+/// How the learning rate changes from epoch to epoch.
+pub enum LearningRateChange {
+    /// Reduce on plateau of the epoch loss, and stop early (the Baler paper's schedule).
+    Plateau(Plateau),
+    /// Divide the learning rate by `factor` once, at the start of epoch `at`.
+    Step { at: usize, factor: f64 },
+}
+
+/// The optimisation schedule of [`run`]: Adam (AdamW without weight decay) over shuffled
+/// batches.
+pub struct Schedule {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub change: LearningRateChange,
+}
+
+/// The training loop shared by every network the tool trains: each epoch shuffles the row
+/// order with `rng`, hands each batch of row indices (and `rng`) to `batch`, which returns the
+/// loss to minimise and a value to monitor (both scalars), and takes one Adam step; the
+/// learning rate then follows `schedule.change`. Progress gets each epoch's mean loss.
+///
+/// # Errors
+/// Candle errors from `batch` or the optimiser.
+pub fn run(
+    vars: Vec<Var>,
+    rows: usize,
+    schedule: &Schedule,
+    rng: &mut StdRng,
+    progress: &dyn Progress,
+    mut batch: impl FnMut(&[u32], &mut StdRng) -> candle_core::Result<(Tensor, Tensor)>,
+) -> candle_core::Result<TrainSummary> {
+    let params = ParamsAdamW {
+        lr: schedule.learning_rate,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut optimizer = AdamW::new(vars, params)?;
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    let mut plateau = match &schedule.change {
+        LearningRateChange::Plateau(p) => Some(p.clone()),
+        LearningRateChange::Step { .. } => None,
+    };
+    let start = Instant::now();
+    let mut summary = TrainSummary {
+        epochs: 0,
+        final_loss: f64::NAN,
+        final_mse: f64::NAN,
+        learning_rate: schedule.learning_rate,
+        rows: rows as u64,
+        seconds: 0.0,
+    };
+    for epoch in 0..schedule.epochs {
+        if let LearningRateChange::Step { at, factor } = schedule.change
+            && epoch == at
+        {
+            optimizer.set_learning_rate(schedule.learning_rate / factor);
+        }
+        order.shuffle(rng);
+        let (mut loss_sum, mut monitor_sum) = (0.0, 0.0);
+        for chunk in order.chunks(schedule.batch_size.max(1)) {
+            let (loss, monitor) = batch(chunk, rng)?;
             optimizer.backward_step(&loss)?;
             let weight = chunk.len() as f64;
             loss_sum += f64::from(loss.to_scalar::<f32>()?) * weight;
-            mse_sum += f64::from(mse.to_scalar::<f32>()?) * weight;
+            monitor_sum += f64::from(monitor.to_scalar::<f32>()?) * weight;
         }
         summary.epochs = epoch + 1;
-        summary.final_loss = loss_sum / rows as f64;
-        summary.final_mse = mse_sum / rows as f64;
+        summary.final_loss = loss_sum / rows.max(1) as f64;
+        summary.final_mse = monitor_sum / rows.max(1) as f64;
         progress.epoch(epoch + 1, summary.final_loss, optimizer.learning_rate());
-        match plateau.observe(summary.final_loss, optimizer.learning_rate()) {
-            Step::Continue => {}
-            Step::SetLearningRate(lr) => optimizer.set_learning_rate(lr),
-            Step::Stop => break,
+        if let Some(plateau) = &mut plateau {
+            match plateau.observe(summary.final_loss, optimizer.learning_rate()) {
+                Step::Continue => {}
+                Step::SetLearningRate(lr) => optimizer.set_learning_rate(lr),
+                Step::Stop => break,
+            }
         }
     }
-    progress.finish();
     summary.learning_rate = optimizer.learning_rate();
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)
@@ -166,7 +231,8 @@ enum Step {
 }
 
 /// Reduce-on-plateau and early stopping on the epoch loss.
-struct Plateau {
+#[derive(Debug, Clone)]
+pub struct Plateau {
     best: f64,
     since_best: usize,
     since_lr_change: usize,
@@ -177,7 +243,8 @@ struct Plateau {
 }
 
 impl Plateau {
-    fn new(c: &TrainConfig) -> Self {
+    /// The plateau rule of a training configuration.
+    pub fn new(c: &TrainConfig) -> Self {
         Self {
             best: f64::INFINITY,
             since_best: 0,

@@ -6,10 +6,10 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float32Type, Float64Type, UInt64Type};
-use baler_arrow::encode::{
-    self, CompressOptions, CompressReport, ErrorBounds, LatentStorage, Method,
-};
+use baler_arrow::compress::{self, CompressReport};
+use baler_arrow::decode;
 use baler_arrow::ingest::ReadOptions;
+use baler_arrow::options::{CompressOptions, ErrorBounds, LatentStorage, Method};
 use baler_arrow::progress::NoProgress;
 use baler_udfs::codec::Codec;
 use baler_udfs::quantise::{Bound, half_ulp};
@@ -37,8 +37,8 @@ fn check_bounds(input: &Path, dir: &Path, options: &CompressOptions, tag: &str) 
     let read = ReadOptions::default();
     let compressed = dir.join(format!("{tag}.baler.parquet"));
     let restored = dir.join(format!("{tag}.restored.parquet"));
-    let report = encode::compress(input, &compressed, &read, options).unwrap();
-    encode::decompress(&compressed, &restored, true, &NoProgress).unwrap();
+    let report = compress::compress(input, &compressed, &read, options).unwrap();
+    decode::decompress(&compressed, &restored, true, &NoProgress).unwrap();
     let original = read_jets(input, &read);
     let rebuilt = read_parquet(&restored);
     let bounds = options.bounds.clone().unwrap();
@@ -137,7 +137,7 @@ fn exact_identities_leave_all_zero_residuals() {
     let dir = tempfile::tempdir().unwrap();
     let jets = generated(dir.path(), "jets.parquet", 4000, 3);
     let out = dir.path().join("jets.baler.parquet");
-    encode::compress(
+    compress::compress(
         &jets,
         &out,
         &ReadOptions::default(),
@@ -208,7 +208,7 @@ fn decoding_gives_the_same_bits_through_every_path() {
     let read = ReadOptions::default();
     for method in [Method::Ae, Method::Predict] {
         let out = dir.path().join(format!("{}.baler.parquet", method.name()));
-        encode::compress(&jets, &out, &read, &bounded(method, "all=1e-3rel", 2)).unwrap();
+        compress::compress(&jets, &out, &read, &bounded(method, "all=1e-3rel", 2)).unwrap();
         let reference = concat(&decode_with_batches(&out, 65_536));
         for rows in [1, 7, 1000] {
             assert_eq!(
@@ -291,13 +291,14 @@ fn a_predictor_network_keeps_the_bounds_and_decodes_alike_in_any_batches() {
     let codec = Codec::open(&out).unwrap();
     let network = codec
         .header()
-        .predictors
+        .method
+        .predictors()
         .iter()
         .find(|p| p.network.is_some());
     assert_eq!(network.map(|p| p.column.as_str()), Some("y"));
     // The same file without the network (the model-free coder is no help either) is larger.
     let residual = dir.path().join("residual.baler.parquet");
-    let plain = encode::compress(
+    let plain = compress::compress(
         &input,
         &residual,
         &ReadOptions::default(),

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Array, RecordBatch, UInt64Array};
 use arrow::datatypes::Float32Type;
-use baler_arrow::encode::{self, CompressOptions, CompressReport, LatentSize};
+use baler_arrow::compress::{self, CompressReport};
+use baler_arrow::decode;
 use baler_arrow::generate::write_parquet;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
+use baler_arrow::options::{CompressOptions, LatentSize};
 use baler_arrow::progress::NoProgress;
 use baler_udfs::format::{DECODER_KEY, FORMAT_KEY};
 use parquet::arrow::ArrowWriter;
@@ -66,8 +68,8 @@ fn round_trip(
     let dir = tempfile::tempdir().unwrap();
     let compressed = dir.path().join("c.parquet");
     let restored = dir.path().join("d.parquet");
-    let report = encode::compress(input, &compressed, &ReadOptions::default(), options).unwrap();
-    encode::decompress(&compressed, &restored, false, &NoProgress).unwrap();
+    let report = compress::compress(input, &compressed, &ReadOptions::default(), options).unwrap();
+    decode::decompress(&compressed, &restored, false, &NoProgress).unwrap();
     let original = read_jets(input, &ReadOptions::default());
     let decoded = read_parquet(&restored);
     assert_eq!(decoded.num_rows(), original.num_rows());
@@ -107,7 +109,7 @@ fn real_files_round_trip_with_names_types_and_events_restored() {
         "cms_zmumu_2010.root",
     ] {
         let (report, _, _) = round_trip(&data(name), &options(3));
-        assert_eq!(report.training.epochs, 3, "{name}");
+        assert_eq!(report.training.as_ref().unwrap().epochs, 3, "{name}");
         assert!(report.latent < report.decoded_columns, "{name}");
     }
 }
@@ -116,7 +118,7 @@ fn real_files_round_trip_with_names_types_and_events_restored() {
 fn the_footer_carries_the_format_header_and_decoder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ttbar.parquet");
-    let report = encode::compress(
+    let report = compress::compress(
         &data("cms_nanoaod_2015_ttbar.root"),
         &out,
         &ReadOptions::default(),
@@ -230,11 +232,11 @@ fn the_same_seed_gives_the_same_file() {
         latent: Some(LatentSize::Fixed(1)),
         ..options(3)
     };
-    encode::compress(&input, &a, &read, &tiny).unwrap();
-    encode::compress(&input, &b, &read, &tiny).unwrap();
+    compress::compress(&input, &a, &read, &tiny).unwrap();
+    compress::compress(&input, &b, &read, &tiny).unwrap();
     let mut other = tiny.clone();
     other.train.seed = 7;
-    encode::compress(&input, &c, &read, &other).unwrap();
+    compress::compress(&input, &c, &read, &other).unwrap();
     assert_eq!(read_parquet(&a), read_parquet(&b));
     assert_ne!(read_parquet(&a), read_parquet(&c));
 }
@@ -262,13 +264,14 @@ fn a_trained_model_compresses_another_file_and_refuses_a_different_one() {
     let (report, _, _) = round_trip(&b, &with_model);
     assert_eq!(report.rows, 2000);
     assert_eq!(
-        report.training.rows, 3000,
+        report.training.as_ref().unwrap().rows,
+        3000,
         "the model was trained on the other file"
     );
 
     let other = data("cms_nanoaod_small_dy.root");
     let out = dir.path().join("x.parquet");
-    let err = encode::compress(&other, &out, &ReadOptions::default(), &with_model)
+    let err = compress::compress(&other, &out, &ReadOptions::default(), &with_model)
         .err()
         .unwrap();
     let msg = err.to_string();
@@ -286,7 +289,7 @@ fn bad_inputs_give_clear_errors_and_no_file() {
     let out = dir.path().join("out.parquet");
     let read = ReadOptions::default();
     let err = |input: &Path, opts: &CompressOptions| {
-        let e = encode::compress(input, &out, &read, opts)
+        let e = compress::compress(input, &out, &read, opts)
             .expect_err("an error")
             .to_string();
         assert!(!out.exists(), "no output after: {e}");
@@ -394,7 +397,7 @@ pub fn with_footer_entry(src: &Path, dst: &Path, key: &str, value: &str) {
 fn decompress_refuses_unknown_versions_bad_checksums_and_plain_files() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.parquet");
-    encode::compress(
+    compress::compress(
         &data("cms_nanoaod_small_dy.root"),
         &good,
         &ReadOptions::default(),
@@ -459,7 +462,7 @@ fn compressed_files_open_in_pyarrow() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ttbar.parquet");
-    encode::compress(
+    compress::compress(
         &data("cms_nanoaod_2015_ttbar.root"),
         &out,
         &ReadOptions::default(),

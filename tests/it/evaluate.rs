@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Float32Array, UInt64Array};
 use arrow::datatypes::Float32Type;
-use baler_arrow::encode;
-use baler_arrow::encode::Method;
+use baler_arrow::compress;
 use baler_arrow::evaluate::{self, EvaluateOptions};
 use baler_arrow::ingest::ReadOptions;
+use baler_arrow::options::Method;
 use rand::{Rng, SeedableRng};
 
 use crate::bounds::bounded;
@@ -16,7 +16,7 @@ use crate::common::{baler, data, stderr, write_table};
 
 fn compress(input: &Path, output: &Path, latent: usize, epochs: usize) {
     let options = crate::compress::options_with_latent(latent, epochs);
-    encode::compress(input, output, &ReadOptions::default(), &options).unwrap();
+    compress::compress(input, output, &ReadOptions::default(), &options).unwrap();
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn a_bounded_file_is_compared_with_every_method_under_the_same_bounds() {
     let input = crate::compress::generated(dir.path(), "jets.parquet", 3000, 5);
     let out = dir.path().join("jets.baler.parquet");
     let options = bounded(Method::Predict, "all=1e-3rel,eta=1e-3abs", 2);
-    encode::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
+    compress::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
     let e = evaluate::evaluate(
         &input,
         &out,
@@ -211,7 +211,7 @@ fn a_method_that_does_not_apply_is_noted_not_fatal() {
     );
     let out = dir.path().join("one.baler.parquet");
     let options = bounded(Method::Predict, "all=1e-2rel", 1);
-    encode::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
+    compress::compress(&input, &out, &ReadOptions::default(), &options).unwrap();
     let e = evaluate::evaluate(
         &input,
         &out,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, UInt64Array};
 use arrow::util::pretty::pretty_format_batches;
-use baler_arrow::encode;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::progress::NoProgress;
+use baler_arrow::{compress, decode};
 use baler_udfs::table::register_compressed;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
@@ -36,14 +36,14 @@ fn context() -> SessionContext {
 fn files(dir: &Path) {
     let input = generated(dir, "jets.parquet", ROWS, 5);
     let options = crate::compress::options_with_latent(6, 2);
-    encode::compress(
+    compress::compress(
         &input,
         &dir.join("jets.baler.parquet"),
         &ReadOptions::default(),
         &options,
     )
     .unwrap();
-    encode::decompress(
+    decode::decompress(
         &dir.join("jets.baler.parquet"),
         &dir.join("jets.restored.parquet"),
         false,
@@ -228,7 +228,7 @@ fn unusable_compressed_files_are_clear_errors() {
     std::fs::copy(&good, mixed.join("a.parquet")).unwrap();
     let other_input = crate::compress::generated(dir.path(), "other.parquet", 3000, 9);
     let options = crate::compress::options_with_latent(6, 1);
-    encode::compress(
+    compress::compress(
         &other_input,
         &mixed.join("b.parquet"),
         &ReadOptions::default(),

@@ -12,12 +12,12 @@ use arrow::datatypes::{
 };
 use parquet::file::metadata::ParquetMetaData;
 
-use crate::decoder::decoder_widths;
 use crate::error::{Error, Result};
 use crate::exact::ExactDense;
 use crate::format::{
-    DECODER_TENSOR_PREFIX, Domain, Footer, Header, METHOD_PREDICT, Predictor, Storage,
+    DECODER_TENSOR_PREFIX, Domain, Footer, Header, MethodSpec, Predictor, Storage, decoder_widths,
 };
+use crate::normalise::Normalisation;
 use crate::predictor::{Compiled, feature_input};
 use crate::quantise::{Quantiser, unzigzag, zigzag};
 
@@ -28,27 +28,50 @@ use crate::quantise::{Quantiser, unzigzag, zigzag};
 #[derive(Debug, Clone)]
 pub struct Codec {
     header: Header,
-    /// The decoder (method `ae`).
-    decoder: Option<ExactDense>,
     schema: SchemaRef,
-    /// Header indices of the decoded or predicted columns.
-    varying: Vec<usize>,
-    /// The quantiser of each varying column with a bound (`varying` order).
-    quantisers: Vec<Option<Quantiser>>,
-    /// For each varying column with a bound, the position of its residual among the residual
-    /// inputs (`varying` order).
-    residual_slots: Vec<Option<usize>>,
+    /// The model columns (decoded or predicted), in header order.
+    columns: Vec<ModelColumn>,
+    model: Model,
     /// The stored inputs ([`Header::model_inputs`]): latents, then one residual per bounded
-    /// varying column, in `varying` order.
+    /// model column, in `columns` order.
     inputs: Vec<(String, DataType)>,
-    /// Method `predict`: for each predictor, the `varying` position of its column and of each
-    /// feature's column.
-    plan: Vec<(usize, Vec<usize>)>,
-    /// Method `predict`: the header's predictors, with their networks.
-    predictors: Vec<Compiled>,
 }
 
-/// Where the residuals come from: the stored columns (decoding; one per bounded varying
+/// One model column: where it sits in the header, its grid and where its residual is stored.
+#[derive(Debug, Clone)]
+struct ModelColumn {
+    /// Index among the header's columns.
+    index: usize,
+    /// The grid of a column with an error bound.
+    quantiser: Option<Quantiser>,
+    /// A bounded column's position among the residual inputs.
+    residual: Option<usize>,
+}
+
+/// What predicts the model columns.
+#[derive(Debug, Clone)]
+enum Model {
+    /// Method `ae`: the decoder, and for each model column (in `columns` order) its decoder
+    /// output and normalisation.
+    Decoder {
+        net: ExactDense,
+        outputs: Vec<(usize, Normalisation)>,
+        latents: usize,
+    },
+    /// Methods `predict` and `residual`: the predictors, in coding order.
+    Predictors(Vec<Step>),
+}
+
+/// One predictor in coding order: its column and its features' columns (positions in
+/// [`Codec::columns`]), and the predictor itself.
+#[derive(Debug, Clone)]
+struct Step {
+    target: usize,
+    sources: Vec<usize>,
+    predictor: Compiled,
+}
+
+/// Where the residuals come from: the stored columns (decoding; one per bounded model
 /// column, in order), or the original values (encoding, which computes them).
 enum Residuals<'a> {
     Stored(Vec<Vec<i64>>),
@@ -59,80 +82,78 @@ impl Codec {
     /// Builds the codec from a checked footer.
     ///
     /// # Errors
-    /// [`Error::Header`] or [`Error::Decoder`] if the weights do not fit the header's model,
+    /// [`Error::Header`] or [`Error::Weights`] if the weights do not fit the header's model,
     /// [`Error::Bound`] for a bound on a column type that cannot have one.
     pub fn try_new(footer: &Footer) -> Result<Self> {
         let header = &footer.header;
-        let decoder = if header.method == METHOD_PREDICT {
-            None
-        } else {
-            Some(ExactDense::from_safetensors(
-                &footer.decoder,
-                DECODER_TENSOR_PREFIX,
-                &decoder_widths(&header.model),
-                header.model.negative_slope,
-            )?)
-        };
         let fields = header
             .columns
             .iter()
             .map(|c| Ok(Field::new(&c.name, c.arrow_type()?, true)))
             .collect::<Result<Vec<_>>>()?;
-        let varying: Vec<usize> = header
+        let mut bounded = 0..;
+        let columns = header
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| matches!(c.storage, Storage::Decoded { .. } | Storage::Predicted))
-            .map(|(i, _)| i)
-            .collect();
-        let quantisers = varying
-            .iter()
-            .map(|&i| {
-                let c = &header.columns[i];
-                c.bound
+            .filter(|(_, c)| c.storage.is_model())
+            .map(|(index, c)| {
+                let quantiser = c
+                    .bound
                     .map(|b| Quantiser::new(&c.name, b, &c.arrow_type()?))
-                    .transpose()
+                    .transpose()?;
+                Ok(ModelColumn {
+                    index,
+                    residual: quantiser.and_then(|_| bounded.next()),
+                    quantiser,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut bounded = 0..;
-        let residual_slots = quantisers
-            .iter()
-            .map(|q| q.and_then(|_| bounded.next()))
-            .collect();
-        let position = |name: &str| {
-            varying
-                .iter()
-                .position(|&i| header.columns[i].name == name)
-                .ok_or_else(|| Error::Header(format!("`{name}` is not a predicted column")))
-        };
-        let plan = header
-            .predictors
-            .iter()
-            .map(|p: &Predictor| {
-                Ok((
-                    position(&p.column)?,
-                    p.features
+        let model = match &header.method {
+            MethodSpec::Ae(ae) => Model::Decoder {
+                net: ExactDense::from_safetensors(
+                    &footer.decoder,
+                    DECODER_TENSOR_PREFIX,
+                    &decoder_widths(&ae.model),
+                    ae.model.negative_slope,
+                )?,
+                outputs: columns
+                    .iter()
+                    .filter_map(|c| Normalisation::of_storage(&header.columns[c.index].storage))
+                    .collect(),
+                latents: ae.latent.columns.len(),
+            },
+            MethodSpec::Predict(p) | MethodSpec::Residual(p) => {
+                let position = |name: &str| {
+                    columns
                         .iter()
-                        .map(|f| position(&f.column))
+                        .position(|c| header.columns[c.index].name == name)
+                        .ok_or_else(|| Error::Header(format!("`{name}` is not a predicted column")))
+                };
+                Model::Predictors(
+                    p.predictors
+                        .iter()
+                        .map(|p: &Predictor| {
+                            Ok(Step {
+                                target: position(&p.column)?,
+                                sources: p
+                                    .features
+                                    .iter()
+                                    .map(|f| position(&f.column))
+                                    .collect::<Result<_>>()?,
+                                predictor: Compiled::load(p, &footer.decoder)?,
+                            })
+                        })
                         .collect::<Result<_>>()?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let predictors = header
-            .predictors
-            .iter()
-            .map(|p| Compiled::load(p, &footer.decoder))
-            .collect::<Result<Vec<_>>>()?;
+                )
+            }
+        };
         Ok(Self {
             header: header.clone(),
-            decoder,
-            predictors,
             schema: Arc::new(Schema::new(fields)),
-            varying,
-            quantisers,
-            residual_slots,
+            columns,
+            model,
             inputs: header.model_inputs(),
-            plan,
         })
     }
 
@@ -172,21 +193,29 @@ impl Codec {
         self.schema.clone()
     }
 
-    /// Header indices of the decoded or predicted columns, in header order.
-    pub fn varying_columns(&self) -> &[usize] {
-        &self.varying
+    /// Header indices of the model columns (decoded or predicted), in header order.
+    pub fn model_columns(&self) -> Vec<usize> {
+        self.columns.iter().map(|c| c.index).collect()
     }
 
-    /// Decodes the columns the model stands for (decoded, predicted and constant columns, in
-    /// header order) from the model inputs ([`Header::model_inputs`]: latents, then
-    /// residuals), one decoder pass for all of them.
+    /// The number of latent inputs (0 but for method `ae`).
+    fn latents(&self) -> usize {
+        match &self.model {
+            Model::Decoder { latents, .. } => *latents,
+            Model::Predictors(_) => 0,
+        }
+    }
+
+    /// Decodes the columns that are not passed through (constant and model columns, in header
+    /// order) from the model inputs ([`Header::model_inputs`]: latents, then residuals), one
+    /// decoder pass for all of them.
     ///
     /// # Errors
-    /// [`Error::ColumnType`] for inputs of the wrong type, and decoder errors.
+    /// [`Error::ColumnType`] for inputs of the wrong type.
     pub fn decode_model_columns(&self, inputs: &[&ArrayRef]) -> Result<Vec<ArrayRef>> {
-        let k = self.header.latent.columns.len();
+        let k = self.latents().min(inputs.len());
         let rows = inputs.first().map_or(0, |a| a.len());
-        let residuals = inputs[k.min(inputs.len())..]
+        let residuals = inputs[k..]
             .iter()
             .zip(&self.inputs[k..])
             .map(|(a, (name, _))| {
@@ -197,22 +226,17 @@ impl Codec {
                     .collect())
             })
             .collect::<Result<Vec<_>>>()?;
-        let (recs, _) = self.reconstruct(
-            &inputs[..k.min(inputs.len())],
-            rows,
-            Residuals::Stored(residuals),
-        )?;
+        let (recs, _) = self.reconstruct(&inputs[..k], rows, Residuals::Stored(residuals))?;
         self.typed(recs, rows)
     }
 
     /// Encoding: the residual columns (UInt64 [`zigzag`] codes, in [`Header::model_inputs`]
-    /// order) for the
-    /// original values of the varying columns (`originals[i]` for [`Codec::varying_columns`]
-    /// `[i]`), given the latents; and the model columns decoding will give (as
+    /// order) for the original values of the model columns (`originals[i]` for
+    /// [`Codec::model_columns`]`[i]`), given the latents; and the columns decoding will give (as
     /// [`Codec::decode_model_columns`] returns them), computed by the same code.
     ///
     /// # Errors
-    /// [`Error::Bound`] for a value no grid point can hold, and decoder errors.
+    /// [`Error::Bound`] for a value no grid point can hold.
     pub fn encode_residuals(
         &self,
         latents: &[&ArrayRef],
@@ -227,7 +251,7 @@ impl Codec {
         Ok((arrays, self.typed(recs, rows)?))
     }
 
-    /// The decoded values of the varying columns (as `f64`), and the residuals computed when
+    /// The decoded values of the model columns (as `f64`), and the residuals computed when
     /// encoding (in bounded-column order).
     fn reconstruct(
         &self,
@@ -235,11 +259,12 @@ impl Codec {
         rows: usize,
         residuals: Residuals,
     ) -> Result<Reconstruction> {
-        let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.varying.len()];
-        let mut computed: Vec<Vec<i64>> = vec![Vec::new(); self.varying.len()];
-        // The decoded values of varying column `v` from its predictions (in `domain`).
+        let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.columns.len()];
+        let mut computed: Vec<Vec<i64>> = vec![Vec::new(); self.columns.len()];
+        // The decoded values of model column `v` from its predictions (in `domain`).
         let mut finish = |v: usize, predicted: Vec<f64>, domain: Domain| -> Result<Vec<f64>> {
-            let Some(q) = &self.quantisers[v] else {
+            let column = &self.columns[v];
+            let Some(q) = &column.quantiser else {
                 return Ok(predicted);
             };
             let k_hat = predicted.iter().map(|&p| match domain {
@@ -248,11 +273,11 @@ impl Codec {
             });
             match &residuals {
                 Residuals::Stored(stored) => {
-                    let r = &stored[self.residual_slots[v].expect("bounded columns have a slot")];
+                    let r = &stored[column.residual.expect("bounded columns have a slot")];
                     Ok(k_hat.zip(r).map(|(k, r)| q.decode(k, *r)).collect())
                 }
                 Residuals::Encode(originals) => {
-                    let name = &self.header.columns[self.varying[v]].name;
+                    let name = &self.header.columns[column.index].name;
                     let mut out = Vec::with_capacity(rows);
                     let mut res = Vec::with_capacity(rows);
                     for (k, x) in k_hat.zip(&originals[v]) {
@@ -265,43 +290,36 @@ impl Codec {
                 }
             }
         };
-        if let Some(decoder) = &self.decoder {
-            let y = decoder.forward_columns(&self.latent_values(latents)?);
-            for (v, &i) in self.varying.iter().enumerate() {
-                let Storage::Decoded {
-                    index,
-                    min,
-                    max,
-                    transform,
-                } = self.header.columns[i].storage
-                else {
-                    continue;
-                };
-                let scale = max - min;
-                let predicted = y[index]
-                    .iter()
-                    .map(|y| transform.inverse(f64::from(*y) * scale + min))
-                    .collect();
-                recs[v] = finish(v, predicted, Domain::Value)?;
+        match &self.model {
+            Model::Decoder { net, outputs, .. } => {
+                let y = net.forward_columns(&self.latent_values(latents)?);
+                for (v, (output, norm)) in outputs.iter().enumerate() {
+                    let predicted = y[*output].iter().map(|y| norm.inverse(*y)).collect();
+                    recs[v] = finish(v, predicted, Domain::Value)?;
+                }
             }
-        } else {
-            for (p, (target, sources)) in self.predictors.iter().zip(&self.plan) {
-                let inputs: Vec<_> = p
-                    .predictor
-                    .features
-                    .iter()
-                    .zip(sources)
-                    .map(|(f, &s)| feature_input(f.domain, &recs[s], self.quantisers[s].as_ref()))
-                    .collect();
-                let inputs: Vec<&[f64]> = inputs.iter().map(AsRef::as_ref).collect();
-                let predicted = p.predict(&inputs, rows);
-                recs[*target] = finish(*target, predicted, p.predictor.domain)?;
+            Model::Predictors(steps) => {
+                for step in steps {
+                    let p = &step.predictor;
+                    let inputs: Vec<_> = p
+                        .predictor
+                        .features
+                        .iter()
+                        .zip(&step.sources)
+                        .map(|(f, &s)| {
+                            feature_input(f.domain, &recs[s], self.columns[s].quantiser.as_ref())
+                        })
+                        .collect();
+                    let inputs: Vec<&[f64]> = inputs.iter().map(AsRef::as_ref).collect();
+                    let predicted = p.predict(&inputs, rows);
+                    recs[step.target] = finish(step.target, predicted, p.predictor.domain)?;
+                }
             }
         }
         let residuals = computed
             .into_iter()
-            .zip(&self.residual_slots)
-            .filter(|(_, slot)| slot.is_some())
+            .zip(&self.columns)
+            .filter(|(_, c)| c.residual.is_some())
             .map(|(r, _)| r)
             .collect();
         Ok((recs, residuals))
@@ -310,8 +328,8 @@ impl Codec {
     /// The latent columns as `f32`, column by column.
     fn latent_values(&self, latents: &[&ArrayRef]) -> Result<Vec<Vec<f32>>> {
         self.header
-            .latent
-            .columns
+            .method
+            .latent_columns()
             .iter()
             .zip(latents)
             .map(|(name, a)| match a.data_type() {
@@ -338,7 +356,7 @@ impl Codec {
                     arrays.push(arrow::compute::cast(&text, dt)?);
                 }
                 Storage::Decoded { .. } | Storage::Predicted => {
-                    let values = recs.next().expect("one array per varying column");
+                    let values = recs.next().expect("one array per model column");
                     arrays.push(to_type(values.into_iter(), dt)?);
                 }
             }
@@ -392,7 +410,7 @@ impl Codec {
     }
 }
 
-/// The decoded values of the varying columns, and the residuals computed when encoding.
+/// The decoded values of the model columns, and the residuals computed when encoding.
 type Reconstruction = (Vec<Vec<f64>>, Vec<Vec<i64>>);
 
 /// `array` as a primitive array of type `T`, or a type error naming the column.

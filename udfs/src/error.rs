@@ -20,13 +20,13 @@ pub enum Error {
     #[error("invalid `baler.header`: {0}")]
     Header(String),
 
-    /// The decoder bytes do not match their checksum.
+    /// The model's weights do not match their checksum.
     #[error("decoder checksum mismatch: footer says {expected}, bytes hash to {found}")]
     Checksum { expected: String, found: String },
 
-    /// The decoder weights cannot be loaded or run.
-    #[error("the decoder cannot be loaded or run")]
-    Decoder(#[from] candle_core::Error),
+    /// The model's weights are not readable safetensors bytes.
+    #[error("the model's weights cannot be read: {0}")]
+    Weights(String),
 
     /// A column named by the header is missing from the data.
     #[error("column `{0}` is missing")]

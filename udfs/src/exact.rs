@@ -9,9 +9,7 @@
 //! transcendental function needed, `exp_m1` (undoing `log1p`), is written here with basic
 //! arithmetic rather than taken from the platform's maths library.
 
-use std::collections::HashMap;
-
-use candle_core::{Device, Tensor};
+use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 
@@ -65,10 +63,11 @@ impl ExactDense {
     }
 
     /// Loads layers `{prefix}.l0`, `{prefix}.l1`, … (`weight` and `bias`, as candle's `Linear`
-    /// stores them) from safetensors bytes, checking them against `widths`.
+    /// stores them: Float32, weight `outputs × inputs`) from safetensors bytes, checking them
+    /// against `widths`.
     ///
     /// # Errors
-    /// [`Error::Decoder`] for malformed bytes, [`Error::Header`] for missing or misshapen
+    /// [`Error::Weights`] for malformed bytes, [`Error::Header`] for missing or misshapen
     /// tensors.
     pub fn from_safetensors(
         bytes: &[u8],
@@ -76,16 +75,22 @@ impl ExactDense {
         widths: &[usize],
         slope: f64,
     ) -> Result<Self> {
-        let tensors: HashMap<String, Tensor> =
-            candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+        let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights(e.to_string()))?;
         let get = |name: String, len: usize| -> Result<Vec<f32>> {
             let t = tensors
-                .get(&name)
-                .ok_or_else(|| Error::Header(format!("the decoder has no tensor `{name}`")))?;
-            let v = t
-                .to_dtype(candle_core::DType::F32)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
+                .tensor(&name)
+                .map_err(|_| Error::Header(format!("the model has no tensor `{name}`")))?;
+            if t.dtype() != Dtype::F32 {
+                return Err(Error::Header(format!(
+                    "tensor `{name}` is {:?}, expected F32",
+                    t.dtype()
+                )));
+            }
+            let v: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             if v.len() != len {
                 return Err(Error::Header(format!(
                     "tensor `{name}` has {} values, the header's model needs {len}",

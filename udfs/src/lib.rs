@@ -1,24 +1,31 @@
 //! # baler-udfs
 //!
 //! The decode side of baler-arrow, small enough for any DataFusion-based analysis to embed: the
-//! compressed Parquet format ([`format`]: metadata keys, header, versioning), the decoder network
-//! ([`decoder`]) and decoding of stored batches back to the original columns ([`codec`]). It
-//! depends on neither the `baler-arrow` tool, nor oxyroot, nor clap.
+//! compressed Parquet format ([`format`]: metadata keys, header, versioning), bit-exact
+//! evaluation of the decoder and the predictors ([`exact`], [`predictor`]), the error-bound
+//! grids ([`quantise`]), normalisation ([`normalise`]), decoding of stored batches back to the
+//! original columns ([`codec`]), and the DataFusion function and table ([`decode`], [`table`]).
+//! It depends on neither the `baler-arrow` tool, nor oxyroot, nor clap, nor any training
+//! framework.
 //!
 //! ```no_run
 //! use baler_udfs::codec::Codec;
 //!
 //! let codec = Codec::open("jets.baler.parquet".as_ref())?;
-//! println!("{} columns from {} latents", codec.output_schema().fields().len(), codec.header().latent.columns.len());
+//! println!(
+//!     "{} columns, method `{}`",
+//!     codec.output_schema().fields().len(),
+//!     codec.header().method.name()
+//! );
 //! # Ok::<(), baler_udfs::Error>(())
 //! ```
 
 pub mod codec;
 pub mod decode;
-pub mod decoder;
 mod error;
 pub mod exact;
 pub mod format;
+pub mod normalise;
 pub mod predictor;
 pub mod quantise;
 pub mod table;

@@ -25,7 +25,7 @@ impl Compiled {
     /// (safetensors bytes).
     ///
     /// # Errors
-    /// [`crate::Error::Header`] for missing or misshapen tensors, [`crate::Error::Decoder`]
+    /// [`crate::Error::Header`] for missing or misshapen tensors, [`crate::Error::Weights`]
     /// for malformed bytes.
     pub fn load(predictor: &Predictor, weights: &[u8]) -> Result<Self> {
         let network = predictor

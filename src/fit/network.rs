@@ -2,16 +2,16 @@
 //! what the linear fit leaves, and evaluated bit-exactly by [`ExactDense`] both when scoring it
 //! here and when decoding.
 
-use baler_udfs::decoder::Dense;
 use baler_udfs::exact::{ExactDense, Layer};
 use baler_udfs::format::{Network, predictor_tensor_prefix};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
-use crate::model::init_dense;
+use crate::model::train::{self, LearningRateChange, Schedule};
+use crate::model::{Dense, init_dense};
+use crate::progress::NoProgress;
 
 /// Hidden widths of a predictor's network.
 pub const HIDDEN: [usize; 2] = [32, 32];
@@ -97,28 +97,25 @@ pub fn train(
     init_dense(&vars, &prefix, &widths, &mut rng, &device)?;
     let vb = VarBuilder::from_varmap(&vars, DType::F32, &device);
     let model = Dense::new(&widths, NEGATIVE_SLOPE, vb.pp(&prefix))?;
-    let params = ParamsAdamW {
-        lr: LEARNING_RATE,
-        weight_decay: 0.0,
-        ..ParamsAdamW::default()
+    let schedule = Schedule {
+        epochs: EPOCHS,
+        batch_size: BATCH_ROWS,
+        learning_rate: LEARNING_RATE,
+        change: LearningRateChange::Step {
+            at: EPOCHS * 3 / 4,
+            factor: 10.0,
+        },
     };
-    let mut optimizer = AdamW::new(vars.all_vars(), params)?;
-    let mut order: Vec<u32> = (0..rows as u32).collect();
-    for epoch in 0..EPOCHS {
-        if epoch == EPOCHS * 3 / 4 {
-            optimizer.set_learning_rate(LEARNING_RATE / 10.0);
-        }
-        order.shuffle(&mut rng);
-        for chunk in order.chunks(BATCH_ROWS) {
-            let index = Tensor::from_slice(chunk, chunk.len(), &device)?;
-            let loss = model
-                .forward(&x.index_select(&index, 0)?)?
-                .sub(&y.index_select(&index, 0)?)?
-                .abs()?
-                .mean_all()?;
-            optimizer.backward_step(&loss)?;
-        }
-    }
+    let l1 = |chunk: &[u32], _: &mut StdRng| {
+        let index = Tensor::from_slice(chunk, chunk.len(), &device)?;
+        let loss = model
+            .forward(&x.index_select(&index, 0)?)?
+            .sub(&y.index_select(&index, 0)?)?
+            .abs()?
+            .mean_all()?;
+        Ok((loss.clone(), loss))
+    };
+    train::run(vars.all_vars(), rows, &schedule, &mut rng, &NoProgress, l1)?;
     let data = vars.data().lock().expect("unpoisoned");
     let get = |name: String| -> candle_core::Result<(String, Tensor)> {
         let t = data

@@ -1,4 +1,5 @@
-//! Per-column min-max normalisation to [0, 1], after an optional transform.
+//! Per-column statistics of the first pass: ranges, bad values, and the transform a column
+//! gets before normalisation.
 
 use baler_udfs::format::Transform;
 
@@ -75,47 +76,6 @@ impl ColumnStats {
 /// A column whose maximum is this many times its mean has a long tail.
 pub const LONG_TAIL: f64 = 10.0;
 
-/// Maps each column to [0, 1]: its transform, then its minimum and maximum (of the
-/// transformed values).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Normaliser {
-    pub min: Vec<f64>,
-    pub max: Vec<f64>,
-    pub transform: Vec<Transform>,
-}
-
-impl Normaliser {
-    /// From per-column ranges (of the transformed values) and transforms. Columns with
-    /// `min == max` must not be normalised (they are stored as constants instead).
-    pub fn new(columns: impl IntoIterator<Item = (f64, f64, Transform)>) -> Self {
-        let mut n = Self {
-            min: Vec::new(),
-            max: Vec::new(),
-            transform: Vec::new(),
-        };
-        for (min, max, t) in columns {
-            n.min.push(min);
-            n.max.push(max);
-            n.transform.push(t);
-        }
-        n
-    }
-
-    /// Normalises `columns` (each a column of equal length) into a row-major `rows × n` buffer.
-    pub fn normalise(&self, columns: &[Vec<f64>]) -> Vec<f32> {
-        let n = columns.len();
-        let rows = columns.first().map_or(0, Vec::len);
-        let mut out = vec![0f32; rows * n];
-        for (j, column) in columns.iter().enumerate() {
-            let (min, scale, t) = (self.min[j], self.max[j] - self.min[j], self.transform[j]);
-            for (r, v) in column.iter().enumerate() {
-                out[r * n + j] = ((t.forward(*v) - min) / scale) as f32;
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,16 +95,6 @@ mod tests {
         );
         assert_eq!((s.min, s.max, s.non_finite, s.nulls), (-3.0, 1.0, 2, 1));
         assert!(!s.is_constant());
-    }
-
-    #[test]
-    fn normalised_rows_span_zero_to_one() {
-        let n = Normaliser::new([
-            (0.0, 10.0, Transform::Identity),
-            (-1.0, 1.0, Transform::Identity),
-        ]);
-        let rows = n.normalise(&[vec![0.0, 5.0, 10.0], vec![1.0, -1.0, 0.0]]);
-        assert_eq!(rows, [0.0, 1.0, 0.5, 0.0, 1.0, 0.5]);
     }
 
     #[test]
@@ -172,8 +122,5 @@ mod tests {
             Transform::Identity,
             "no long tail"
         );
-        let n = Normaliser::new([(0.0, 1000f64.ln_1p(), Transform::Log1p)]);
-        let y = n.normalise(&[vec![0.0, 1000.0]]);
-        assert_eq!(y, [0.0, 1.0]);
     }
 }

@@ -1,9 +1,10 @@
-//! The decoder network: dense layers with leaky ReLU, loaded from safetensors bytes.
+//! Dense networks for training with candle: the autoencoder's halves and the predictors'
+//! networks. Files are decoded by `baler_udfs::exact`, not by these.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
 
-use crate::format::{DECODER_TENSOR_PREFIX, ModelSpec};
+use baler_udfs::format::{DECODER_TENSOR_PREFIX, ModelSpec, decoder_widths};
 
 /// Leaky ReLU written as `relu(x)·(1 − a) + a·x`: candle's own `leaky_relu` makes training
 /// about ten times slower.
@@ -53,22 +54,6 @@ impl Module for Dense {
     }
 }
 
-/// The widths of the decoder: latent, hidden layers in reverse, outputs.
-pub fn decoder_widths(spec: &ModelSpec) -> Vec<usize> {
-    std::iter::once(spec.latent)
-        .chain(spec.hidden.iter().rev().copied())
-        .chain(std::iter::once(spec.outputs))
-        .collect()
-}
-
-/// The widths of the encoder: inputs, hidden layers, latent.
-pub fn encoder_widths(spec: &ModelSpec) -> Vec<usize> {
-    std::iter::once(spec.outputs)
-        .chain(spec.hidden.iter().copied())
-        .chain(std::iter::once(spec.latent))
-        .collect()
-}
-
 /// The decoder half of the autoencoder: latents → normalised columns.
 #[derive(Debug, Clone)]
 pub struct Decoder {
@@ -87,19 +72,6 @@ impl Decoder {
             vb.pp(DECODER_TENSOR_PREFIX),
         )?;
         Ok(Self { net })
-    }
-
-    /// Loads the decoder from safetensors bytes.
-    ///
-    /// # Errors
-    /// Candle errors for malformed bytes or missing or misshapen tensors.
-    pub fn from_safetensors(
-        spec: &ModelSpec,
-        bytes: &[u8],
-        device: &Device,
-    ) -> candle_core::Result<Self> {
-        let vb = VarBuilder::from_buffered_safetensors(bytes.to_vec(), DType::F32, device)?;
-        Self::new(spec, vb)
     }
 }
 

@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::util::display::array_value_to_string;
 
 use crate::error::{Error, Result};
-use crate::ingest::{EVENT_COLUMN, JetReader};
+use crate::ingest::{EVENT_COLUMN, JetReader, as_f64};
 use crate::model::ColumnStats;
 use crate::progress::Progress;
 
@@ -19,6 +19,18 @@ pub struct Scan {
     pub pass_through: Vec<usize>,
     /// Indices of the other columns, with their statistics and first value.
     pub candidates: Vec<Candidate>,
+}
+
+impl Scan {
+    /// The first `rows` sample rows of the model columns (the candidates that are not
+    /// constant), in header order.
+    pub fn model_sample(&self, rows: usize) -> Vec<Vec<f64>> {
+        self.candidates
+            .iter()
+            .filter(|c| !c.stats.is_constant())
+            .map(|c| c.sample[..rows.min(c.sample.len())].to_vec())
+            .collect()
+    }
 }
 
 /// A column that the model may replace (or that is constant).
@@ -53,11 +65,6 @@ pub fn pass_through(path: &Path, schema: &SchemaRef, keep: &[String]) -> Result<
         .filter(|(_, f)| f.name() == EVENT_COLUMN || keep.contains(f.name()))
         .map(|(i, _)| i)
         .collect())
-}
-
-/// A column's values as `f64` (`None` for nulls); booleans are 0 and 1.
-pub fn as_f64(array: &ArrayRef) -> Result<ArrayRef> {
-    Ok(arrow::compute::cast(array, &DataType::Float64)?)
 }
 
 /// Reads every row once: ranges, NaN/Inf and null counts, and the first `sample_rows` rows.

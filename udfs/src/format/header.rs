@@ -1,64 +1,103 @@
-//! The baler Parquet format, version 2 (see `docs/format.md`).
-//!
-//! An ordinary Parquet file: pass-through columns stored losslessly, latent columns
-//! `baler_z0 … baler_z{k-1}` (Float32), and footer key-value metadata:
-//! [`FORMAT_KEY`] (`"2"`), [`HEADER_KEY`] (JSON [`Header`]), [`DECODER_KEY`] (the decoder's
-//! safetensors bytes, base64) and [`DECODER_SHA256_KEY`] (hex SHA-256 of those bytes).
-
-use std::collections::HashMap;
+//! The header: the original columns, how each is stored, and the method that rebuilds them.
 
 use arrow::datatypes::DataType;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-pub use crate::quantise::{Bound, RESIDUAL_PREFIX, residual_name};
+use crate::quantise::{Bound, residual_name};
 
-/// Prefix of every footer key that baler-arrow writes (as Arrow uses `ARROW:`).
-pub const METADATA_PREFIX: &str = "baler.";
-/// Footer key holding the format version.
-pub const FORMAT_KEY: &str = "baler.format";
-/// Footer key holding the JSON [`Header`].
-pub const HEADER_KEY: &str = "baler.header";
-/// Footer key holding the decoder weights: safetensors bytes, base64.
-pub const DECODER_KEY: &str = "baler.decoder";
-/// Footer key holding the hex SHA-256 of the decoder's safetensors bytes.
-pub const DECODER_SHA256_KEY: &str = "baler.decoder_sha256";
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
-/// Latent columns are named `baler_z0`, `baler_z1`, …
-pub const LATENT_PREFIX: &str = "baler_z";
-/// Name prefix of the decoder's tensors inside the safetensors bytes.
-pub const DECODER_TENSOR_PREFIX: &str = "decoder";
-
-/// Everything needed to rebuild the original columns, stored as JSON in [`HEADER_KEY`].
+/// Everything needed to rebuild the original columns, stored as JSON in
+/// [`HEADER_KEY`](super::HEADER_KEY).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
-    /// The format version ([`FORMAT_VERSION`]).
+    /// The format version ([`FORMAT_VERSION`](super::FORMAT_VERSION)).
     pub format: u32,
     /// The tool and version that wrote the file.
     pub tool: String,
-    /// The compression method: [`METHOD_AE`] or [`METHOD_PREDICT`].
-    pub method: String,
     /// The original columns, in their original order.
     pub columns: Vec<ColumnSpec>,
-    /// The latent columns.
-    pub latent: LatentSpec,
-    /// The decoder's architecture.
-    pub model: ModelSpec,
-    /// How the model was trained.
-    pub training: TrainingSummary,
-    /// Method `predict`: the predictors, in coding order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub predictors: Vec<Predictor>,
+    /// The compression method and its model (written as the `method` tag and its fields).
+    #[serde(flatten)]
+    pub method: MethodSpec,
 }
 
-/// Method name of the autoencoder: latent columns and a decoder.
-pub const METHOD_AE: &str = "ae";
-/// Method name of learned prediction: no latents, each column predicted from those before it.
-pub const METHOD_PREDICT: &str = "predict";
+/// The compression method of a file, with what its model needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum MethodSpec {
+    /// The autoencoder: latent columns and a decoder; columns stored as
+    /// [`Storage::Decoded`].
+    Ae(AeSpec),
+    /// Learned prediction: each [`Storage::Predicted`] column predicted from the columns decoded
+    /// before it.
+    Predict(PredictSpec),
+    /// The model-free residual coder: each predicted column predicted by a constant.
+    Residual(PredictSpec),
+}
+
+/// Method `ae`: the latent columns, the decoder's shape and how it was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AeSpec {
+    pub latent: LatentSpec,
+    pub model: ModelSpec,
+    pub training: TrainingSummary,
+}
+
+/// Methods `predict` and `residual`: the predictors, in coding order, and how they were fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictSpec {
+    pub predictors: Vec<Predictor>,
+    #[serde(default)]
+    pub fit: FitSummary,
+}
+
+/// What decoding depends on beyond the columns: the part of a [`MethodSpec`] that a model id
+/// covers (not the training record).
+#[derive(Serialize)]
+enum Decoding<'a> {
+    Latent(&'a LatentSpec, &'a ModelSpec),
+    Predictors(&'a [Predictor]),
+}
+
+impl MethodSpec {
+    /// The method's name as files and users write it: `ae`, `predict` or `residual`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Ae(_) => "ae",
+            Self::Predict(_) => "predict",
+            Self::Residual(_) => "residual",
+        }
+    }
+
+    /// The autoencoder's spec, for method `ae`.
+    pub fn ae(&self) -> Option<&AeSpec> {
+        match self {
+            Self::Ae(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The predictors, in coding order (none for method `ae`).
+    pub fn predictors(&self) -> &[Predictor] {
+        match self {
+            Self::Ae(_) => &[],
+            Self::Predict(p) | Self::Residual(p) => &p.predictors,
+        }
+    }
+
+    /// The latent columns' names (none but for method `ae`).
+    pub fn latent_columns(&self) -> &[String] {
+        self.ae().map_or(&[], |a| &a.latent.columns)
+    }
+
+    /// What a model id covers: the latents and decoder shape, or the predictors.
+    pub(crate) fn decoding(&self) -> impl Serialize + '_ {
+        match self {
+            Self::Ae(a) => Decoding::Latent(&a.latent, &a.model),
+            Self::Predict(p) | Self::Residual(p) => Decoding::Predictors(&p.predictors),
+        }
+    }
+}
 
 /// Method `predict`: how one column is predicted from the columns decoded before it.
 ///
@@ -82,7 +121,8 @@ pub struct Predictor {
 /// output, times `output_scale`, is added (in `f64`) to the linear prediction. Its layers
 /// (`hidden` widths, leaky ReLU of `negative_slope` between them) are the tensors
 /// `predictor.<column>.l{i}.weight` and `.bias` of the file's model weights
-/// ([`DECODER_KEY`]), evaluated bit-exactly by [`crate::exact::ExactDense`].
+/// ([`DECODER_KEY`](super::DECODER_KEY)), evaluated bit-exactly by
+/// [`crate::exact::ExactDense`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Network {
     pub hidden: Vec<usize>,
@@ -177,9 +217,16 @@ pub enum Storage {
         #[serde(default, skip_serializing_if = "Transform::is_identity")]
         transform: Transform,
     },
-    /// Method `predict`: predicted by the header's predictor for this column, then corrected by
-    /// its residual column.
+    /// Methods `predict` and `residual`: predicted by the header's predictor for this column,
+    /// then corrected by its residual column.
     Predicted,
+}
+
+impl Storage {
+    /// Whether the column is one the model rebuilds (decoded or predicted): a model column.
+    pub fn is_model(&self) -> bool {
+        matches!(self, Self::Decoded { .. } | Self::Predicted)
+    }
 }
 
 /// A transform applied before normalisation, so that the network's absolute errors become
@@ -199,29 +246,13 @@ impl Transform {
     pub fn is_identity(&self) -> bool {
         *self == Self::Identity
     }
-
-    /// Applies the transform.
-    pub fn forward(self, x: f64) -> f64 {
-        match self {
-            Self::Identity => x,
-            Self::Log1p => x.ln_1p(),
-        }
-    }
-
-    /// Undoes the transform.
-    pub fn inverse(self, y: f64) -> f64 {
-        match self {
-            Self::Identity => y,
-            Self::Log1p => crate::exact::exp_m1(y),
-        }
-    }
 }
 
 /// The latent columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LatentSpec {
     pub columns: Vec<String>,
-    /// Their Arrow type (`Float32`).
+    /// Their Arrow type (`Float32` or `Float16`).
     pub data_type: String,
     /// Float32 latents rounded to this many mantissa bits when written (a record of how they
     /// were stored; decoding reads them as they are).
@@ -229,7 +260,15 @@ pub struct LatentSpec {
     pub mantissa_bits: Option<u32>,
 }
 
-/// A dense decoder: `latent → hidden[last] → … → hidden[0] → outputs`, leaky ReLU between layers.
+impl LatentSpec {
+    /// The latents' Arrow type (Float32 unless the header says Float16).
+    pub fn arrow_type(&self) -> DataType {
+        self.data_type.parse().unwrap_or(DataType::Float32)
+    }
+}
+
+/// A dense autoencoder: `outputs → hidden[0] → … → latent` and the mirrored decoder, leaky ReLU
+/// between layers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     /// Number of decoded columns.
@@ -241,7 +280,23 @@ pub struct ModelSpec {
     pub negative_slope: f64,
 }
 
-/// A summary of training, kept for the record.
+/// The widths of the decoder: latent, hidden layers in reverse, outputs.
+pub fn decoder_widths(spec: &ModelSpec) -> Vec<usize> {
+    std::iter::once(spec.latent)
+        .chain(spec.hidden.iter().rev().copied())
+        .chain(std::iter::once(spec.outputs))
+        .collect()
+}
+
+/// The widths of the encoder: inputs, hidden layers, latent.
+pub fn encoder_widths(spec: &ModelSpec) -> Vec<usize> {
+    std::iter::once(spec.outputs)
+        .chain(spec.hidden.iter().copied())
+        .chain(std::iter::once(spec.latent))
+        .collect()
+}
+
+/// How the autoencoder was trained, kept for the record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
     pub epochs: usize,
@@ -253,107 +308,41 @@ pub struct TrainingSummary {
     pub seconds: f64,
 }
 
-/// Hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The footer entries for a header and the decoder's safetensors bytes.
-///
-/// # Errors
-/// Never in practice: the header always serialises.
-pub fn footer_entries(header: &Header, decoder: &[u8]) -> Result<Vec<(String, String)>> {
-    let json = serde_json::to_string(header).map_err(|e| Error::Header(e.to_string()))?;
-    Ok(vec![
-        (FORMAT_KEY.to_owned(), FORMAT_VERSION.to_string()),
-        (HEADER_KEY.to_owned(), json),
-        (DECODER_KEY.to_owned(), STANDARD.encode(decoder)),
-        (DECODER_SHA256_KEY.to_owned(), sha256_hex(decoder)),
-    ])
-}
-
-/// A file's header and decoder bytes, checked.
-#[derive(Debug, Clone)]
-pub struct Footer {
-    pub header: Header,
-    pub decoder: Vec<u8>,
-}
-
-impl Footer {
-    /// The hex SHA-256 of everything decoding depends on: decoder bytes, column specs
-    /// (normalisation, bounds), latent columns and predictors. Files with the same id decode
-    /// alike.
-    pub fn model_id(&self) -> String {
-        let h = &self.header;
-        let spec = serde_json::to_vec(&(&h.columns, &h.latent, &h.predictors)).unwrap_or_default();
-        sha256_hex(&[self.decoder.as_slice(), &spec].concat())
-    }
-
-    /// Reads and checks the footer entries of a baler file.
-    ///
-    /// # Errors
-    /// [`Error::NotCompressed`] without a [`FORMAT_KEY`], [`Error::UnsupportedVersion`],
-    /// [`Error::MissingKey`], [`Error::Header`] for malformed JSON or base64, and
-    /// [`Error::Checksum`] when the decoder bytes do not hash to [`DECODER_SHA256_KEY`].
-    pub fn from_metadata(kv: &HashMap<String, String>) -> Result<Self> {
-        let version = kv.get(FORMAT_KEY).ok_or(Error::NotCompressed)?;
-        if version.trim() != FORMAT_VERSION.to_string() {
-            return Err(Error::UnsupportedVersion {
-                found: version.clone(),
-                supported: FORMAT_VERSION,
-            });
-        }
-        let get = |key: &'static str| kv.get(key).ok_or(Error::MissingKey(key));
-        let header: Header =
-            serde_json::from_str(get(HEADER_KEY)?).map_err(|e| Error::Header(e.to_string()))?;
-        let decoder = STANDARD
-            .decode(get(DECODER_KEY)?)
-            .map_err(|e| Error::Header(format!("`{DECODER_KEY}` is not base64: {e}")))?;
-        let expected = get(DECODER_SHA256_KEY)?;
-        let found = sha256_hex(&decoder);
-        if &found != expected {
-            return Err(Error::Checksum {
-                expected: expected.clone(),
-                found,
-            });
-        }
-        header.validate()?;
-        Ok(Self { header, decoder })
-    }
+/// How the predictors were fitted, kept for the record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FitSummary {
+    /// Sample rows the predictors were fitted on.
+    pub rows: u64,
+    /// Seed of the predictor networks' training.
+    pub seed: u64,
+    pub seconds: f64,
 }
 
 impl Header {
     /// Checks that the header agrees with itself: one decoded column per model output, each
-    /// output used once, one latent column per latent dimension.
+    /// output used once, one latent column per latent dimension, one predictor per predicted
+    /// column.
     ///
     /// # Errors
     /// [`Error::Header`] naming the inconsistency.
     pub fn validate(&self) -> Result<()> {
         for c in &self.columns {
             c.arrow_type()?;
-            if matches!(c.storage, Storage::PassThrough | Storage::Constant { .. })
-                && c.bound.is_some()
-            {
+            if !c.storage.is_model() && c.bound.is_some() {
                 return Err(Error::Header(format!(
                     "column `{}` is stored as is but has an error bound",
                     c.name
                 )));
             }
         }
-        match self.method.as_str() {
-            METHOD_AE => self.validate_ae(),
-            METHOD_PREDICT => self.validate_predict(),
-            other => Err(Error::Header(format!(
-                "unknown method `{other}` (this build knows `{METHOD_AE}` and `{METHOD_PREDICT}`)"
-            ))),
+        match &self.method {
+            MethodSpec::Ae(ae) => self.validate_ae(ae),
+            MethodSpec::Predict(p) | MethodSpec::Residual(p) => self.validate_predict(p),
         }
     }
 
-    fn validate_ae(&self) -> Result<()> {
-        let mut seen = vec![false; self.model.outputs];
+    fn validate_ae(&self, ae: &AeSpec) -> Result<()> {
+        let mut seen = vec![false; ae.model.outputs];
         for c in &self.columns {
             match c.storage {
                 Storage::Decoded { index, .. } => match seen.get_mut(index) {
@@ -367,8 +356,9 @@ impl Header {
                 },
                 Storage::Predicted => {
                     return Err(Error::Header(format!(
-                        "column `{}` is predicted, but the method is `{METHOD_AE}`",
-                        c.name
+                        "column `{}` is predicted, but the method is `{}`",
+                        c.name,
+                        self.method.name()
                     )));
                 }
                 _ => {}
@@ -377,38 +367,38 @@ impl Header {
         if seen.iter().any(|s| !s) {
             return Err(Error::Header(format!(
                 "the decoder has {} outputs but fewer decoded columns",
-                self.model.outputs
+                ae.model.outputs
             )));
         }
-        if self.latent.columns.len() != self.model.latent {
+        if ae.latent.columns.len() != ae.model.latent {
             return Err(Error::Header(format!(
                 "{} latent columns for a latent size of {}",
-                self.latent.columns.len(),
-                self.model.latent
+                ae.latent.columns.len(),
+                ae.model.latent
             )));
         }
         Ok(())
     }
 
-    fn validate_predict(&self) -> Result<()> {
-        let predicted: Vec<&str> = self
-            .columns
-            .iter()
-            .filter(|c| matches!(c.storage, Storage::Predicted))
-            .map(|c| c.name.as_str())
-            .collect();
+    fn validate_predict(&self, spec: &PredictSpec) -> Result<()> {
         if let Some(c) = self
             .columns
             .iter()
             .find(|c| matches!(c.storage, Storage::Decoded { .. }))
         {
             return Err(Error::Header(format!(
-                "column `{}` is decoded, but the method is `{METHOD_PREDICT}`",
-                c.name
+                "column `{}` is decoded, but the method is `{}`",
+                c.name,
+                self.method.name()
             )));
         }
+        let predicted = self
+            .columns
+            .iter()
+            .filter(|c| matches!(c.storage, Storage::Predicted))
+            .count();
         let mut coded: Vec<&str> = Vec::new();
-        for p in &self.predictors {
+        for p in &spec.predictors {
             let column = self.columns.iter().find(|c| c.name == p.column);
             if !column.is_some_and(|c| matches!(c.storage, Storage::Predicted) && c.bound.is_some())
                 || coded.contains(&p.column.as_str())
@@ -441,16 +431,18 @@ impl Header {
             }
             coded.push(&p.column);
         }
-        if coded.len() != predicted.len() {
+        if coded.len() != predicted {
             return Err(Error::Header(format!(
-                "{} predicted columns but {} predictors",
-                predicted.len(),
+                "{predicted} predicted columns but {} predictors",
                 coded.len()
             )));
         }
-        if !self.latent.columns.is_empty() {
+        if matches!(self.method, MethodSpec::Residual(_))
+            && let Some(p) = spec.predictors.iter().find(|p| !p.features.is_empty())
+        {
             return Err(Error::Header(format!(
-                "method `{METHOD_PREDICT}` has no latent columns"
+                "method `residual` predicts by constants, but the predictor of `{}` has features",
+                p.column
             )));
         }
         Ok(())
@@ -459,9 +451,12 @@ impl Header {
     /// The stored columns the model reads: latents, then the residual columns of bounded
     /// columns in column order, with their Arrow types.
     pub fn model_inputs(&self) -> Vec<(String, DataType)> {
-        let latent_type = self.latent.data_type.parse().unwrap_or(DataType::Float32);
-        self.latent
-            .columns
+        let latent_type = self
+            .method
+            .ae()
+            .map_or(DataType::Float32, |a| a.latent.arrow_type());
+        self.method
+            .latent_columns()
             .iter()
             .map(|n| (n.clone(), latent_type.clone()))
             .chain(
@@ -472,9 +467,4 @@ impl Header {
             )
             .collect()
     }
-}
-
-/// The name of latent column `i`.
-pub fn latent_name(i: usize) -> String {
-    format!("{LATENT_PREFIX}{i}")
 }

@@ -19,14 +19,18 @@
 //!   bits it saves on rows it was not trained on, over the whole file, outweigh its weights.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use baler_udfs::format::{Domain, Feature, Predictor};
+use baler_udfs::format::{
+    ColumnSpec, Domain, Feature, FitSummary, MethodSpec, PredictSpec, Predictor, Storage,
+};
 use baler_udfs::predictor::{Compiled, feature_input};
 use baler_udfs::quantise::Quantiser;
 
-use baler_udfs::Result;
-
-use super::network;
+use super::columns::{column_specs, header};
+use super::{Fitted, Scan, compress_err, network};
+use crate::error::{Error, Result};
+use crate::options::{CompressOptions, Method};
 
 /// Rows of the sample used to fit the predictors; as many more, when the sample has them,
 /// decide whether a network pays.
@@ -35,6 +39,79 @@ pub const FIT_ROWS: usize = 16_384;
 const SPARSE_FEATURES: [usize; 3] = [1, 3, 8];
 /// Linear residual entropy (bits per row) below which no network is tried.
 const NETWORK_MIN_BITS: f64 = 1.0;
+
+/// Methods `predict` and `residual` (`method`): predictors fitted on the sample.
+///
+/// # Errors
+/// [`Error::NotApplicable`] without a column to predict, [`Error::Compress`] for a value no
+/// grid point can hold, training failures of the predictor networks.
+pub(super) fn fit_method(
+    input: &Path,
+    scan: &Scan,
+    options: &CompressOptions,
+    method: Method,
+) -> Result<Fitted> {
+    let start = std::time::Instant::now();
+    let columns = column_specs(scan, method, options.bounds.as_ref())?;
+    let sample = scan.model_sample(2 * FIT_ROWS);
+    let predicted: Vec<&ColumnSpec> = columns
+        .iter()
+        .filter(|c| matches!(c.storage, Storage::Predicted))
+        .collect();
+    if predicted.is_empty() {
+        return Err(Error::NotApplicable {
+            method: method.name(),
+            message: format!(
+                "`{}` has no varying numeric columns outside `--keep` to predict",
+                input.display()
+            ),
+        });
+    }
+    let coded = predicted
+        .iter()
+        .zip(&sample)
+        .map(|(c, values)| {
+            let dt = c.arrow_type().map_err(compress_err(input))?;
+            let bound = c.bound.expect("predicted columns have bounds");
+            Ok(Column {
+                name: &c.name,
+                quantiser: Quantiser::new(&c.name, bound, &dt).map_err(compress_err(input))?,
+                values,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let learn = method == Method::Predict;
+    let seed = options.train.seed;
+    let fit = fit(&coded, learn, scan.rows, seed).map_err(|e| match e {
+        FitError::Bound(e) => compress_err(input)(e),
+        FitError::Training(e) => Error::Training(e),
+    })?;
+    let spec = PredictSpec {
+        predictors: fit.predictors,
+        fit: FitSummary {
+            rows: sample.first().map_or(0, |s| s.len().min(FIT_ROWS)) as u64,
+            seed,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    };
+    let method = if learn {
+        MethodSpec::Predict(spec)
+    } else {
+        MethodSpec::Residual(spec)
+    };
+    Ok(Fitted::new(None, header(columns, method), fit.weights))
+}
+
+/// Why fitting predictors failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// A sample value no grid point can hold.
+    #[error(transparent)]
+    Bound(#[from] baler_udfs::Error),
+    /// Training a predictor network failed.
+    #[error(transparent)]
+    Training(#[from] candle_core::Error),
+}
 
 /// The fitted predictors, in coding order, and their networks' weights (safetensors bytes;
 /// empty when no predictor has a network).
@@ -74,9 +151,14 @@ struct Candidate {
 /// file's) weighs a network's saving against its size; `seed` seeds its training.
 ///
 /// # Errors
-/// [`baler_udfs::Error::Bound`] for a sample value no grid point can hold; candle errors from
-/// training a network.
-pub fn fit(columns: &[Column], learn: bool, total_rows: u64, seed: u64) -> Result<Fit> {
+/// [`FitError::Bound`] for a sample value no grid point can hold, [`FitError::Training`] when
+/// training a network fails.
+pub fn fit(
+    columns: &[Column],
+    learn: bool,
+    total_rows: u64,
+    seed: u64,
+) -> std::result::Result<Fit, FitError> {
     let all = columns.first().map_or(0, |c| c.values.len());
     let rows = all.min(FIT_ROWS);
     let inputs = sample_inputs(columns)?;
@@ -189,9 +271,8 @@ pub fn fit(columns: &[Column], learn: bool, total_rows: u64, seed: u64) -> Resul
     let weights = if tensors.is_empty() {
         Vec::new()
     } else {
-        safetensors::serialize(tensors, None).map_err(|e| {
-            baler_udfs::Error::Header(format!("cannot save predictor networks: {e}"))
-        })?
+        safetensors::serialize(tensors, None)
+            .map_err(|e| candle_core::Error::Msg(format!("cannot save predictor networks: {e}")))?
     };
     Ok(Fit {
         predictors,
@@ -201,14 +282,16 @@ pub fn fit(columns: &[Column], learn: bool, total_rows: u64, seed: u64) -> Resul
 
 /// Every column's input as a feature, in each of its domains, on every sample row. The decoded
 /// values do not depend on the predictors, so they are computed once.
-fn sample_inputs<'a>(columns: &[Column<'a>]) -> Result<HashMap<(&'a str, Domain), Vec<f64>>> {
+fn sample_inputs<'a>(
+    columns: &[Column<'a>],
+) -> baler_udfs::Result<HashMap<(&'a str, Domain), Vec<f64>>> {
     let mut inputs = HashMap::new();
     for c in columns {
         let decoded = c
             .values
             .iter()
             .map(|&x| c.quantiser.encode(c.name, x, 0).map(|(_, rec)| rec))
-            .collect::<Result<Vec<f64>>>()?;
+            .collect::<baler_udfs::Result<Vec<f64>>>()?;
         for domain in domains(c) {
             let input = feature_input(domain, &decoded, Some(&c.quantiser));
             inputs.insert((c.name, domain), input.into_owned());
@@ -227,7 +310,7 @@ fn try_network(
     check: std::ops::Range<usize>,
     total_rows: u64,
     seed: u64,
-) -> Result<Option<network::Trained>> {
+) -> candle_core::Result<Option<network::Trained>> {
     let features = feature_inputs(predictor, inputs, ..);
     let all = features.first().map_or(0, |f| f.len());
     let linear = Compiled::new(predictor.clone(), None);

@@ -9,8 +9,8 @@ use baler_udfs::format::{HEADER_KEY, Header};
 use candle_core::{Device, Var};
 use candle_nn::VarMap;
 
+use super::Autoencoder;
 use crate::error::{Error, Result};
-use crate::model::Autoencoder;
 use crate::output::AtomicFile;
 
 /// Writes `model` and its header to `path` (atomically).
@@ -73,7 +73,11 @@ pub fn load(path: &Path, device: &Device) -> Result<(Autoencoder, Header)> {
             data.insert(name, Var::from_tensor(&tensor)?);
         }
     }
-    let model = Autoencoder::from_vars(&header.model, vars, device)
-        .map_err(|e| model_err(e.to_string()))?;
+    let spec = header
+        .method
+        .ae()
+        .ok_or_else(|| model_err("not an autoencoder".into()))?;
+    let model =
+        Autoencoder::from_vars(&spec.model, vars, device).map_err(|e| model_err(e.to_string()))?;
     Ok((model, header))
 }

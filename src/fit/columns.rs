@@ -1,0 +1,79 @@
+//! The header of a new file: each original column's storage and bound.
+
+use baler_udfs::format::{Bound, ColumnSpec, FORMAT_VERSION, Header, MethodSpec, Storage};
+
+use super::Scan;
+use crate::error::Result;
+use crate::ingest::EVENT_COLUMN;
+use crate::options::{ErrorBounds, Method};
+
+/// The header of a new file.
+pub(super) fn header(columns: Vec<ColumnSpec>, method: MethodSpec) -> Header {
+    Header {
+        format: FORMAT_VERSION,
+        tool: format!("baler-arrow {}", env!("CARGO_PKG_VERSION")),
+        columns,
+        method,
+    }
+}
+
+/// The original columns in order: pass-through, constant, or decoded (`ae`, with their range)
+/// or predicted; with error bounds, each model column's bound (methods `predict` and
+/// `residual` store the columns without one exactly).
+pub(super) fn column_specs(
+    scan: &Scan,
+    method: Method,
+    bounds: Option<&ErrorBounds>,
+) -> Result<Vec<ColumnSpec>> {
+    let mut next = 0;
+    scan.schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let mut bound = None;
+            let storage = match scan.candidates.iter().find(|c| c.index == i) {
+                None => Storage::PassThrough,
+                Some(c) if c.stats.is_constant() => Storage::Constant {
+                    value: c.first.clone().unwrap_or_default(),
+                },
+                Some(_) if method != Method::Ae => {
+                    bound = Some(
+                        bounds
+                            .and_then(|b| b.get(field.name()))
+                            .unwrap_or(Bound::Exact),
+                    );
+                    Storage::Predicted
+                }
+                Some(c) => {
+                    next += 1;
+                    bound = bounds.and_then(|b| b.get(field.name()));
+                    let transform = c.stats.transform(field.data_type().is_floating());
+                    Storage::Decoded {
+                        index: next - 1,
+                        min: transform.forward(c.stats.min),
+                        max: transform.forward(c.stats.max),
+                        transform,
+                    }
+                }
+            };
+            let bound = bound.map(|b| b.for_type(field.data_type()));
+            Ok(ColumnSpec {
+                name: field.name().clone(),
+                data_type: field.data_type().to_string(),
+                storage,
+                bound,
+            })
+        })
+        .collect()
+}
+
+/// The columns a file keeps as they are (`--keep`): its pass-through columns but the event index.
+pub fn kept_columns(header: &Header) -> Vec<String> {
+    header
+        .columns
+        .iter()
+        .filter(|c| matches!(c.storage, Storage::PassThrough) && c.name != EVENT_COLUMN)
+        .map(|c| c.name.clone())
+        .collect()
+}
