@@ -102,17 +102,32 @@ fn codec(c: &mut Criterion) {
         .expect("encoded")
         .to_vec2::<f32>()
         .expect("values");
-    let stored = latent_batch(&z);
+    let latents = latent_batch(&z);
     let footer = Footer {
         header: header(&batch, &spec, &normaliser),
-        decoder: model.decoder_bytes().expect("serialised"),
+        weights: model.decoder_bytes().expect("serialised"),
     };
     let codec = Codec::try_new(&footer).expect("codec");
+    let originals = batch
+        .project(&(1..batch.num_columns()).collect::<Vec<_>>())
+        .expect("columns");
+    let blocks: Vec<Vec<u8>> = (0..rows)
+        .step_by(BATCH_ROWS)
+        .map(|start| {
+            let n = BATCH_ROWS.min(rows - start);
+            codec
+                .encode_block(
+                    &originals.slice(start, n),
+                    latents.slice(start, n).columns(),
+                )
+                .expect("encoded")
+                .bytes
+        })
+        .collect();
     group.bench_function(format!("decode/{rows}"), |b| {
         b.iter(|| {
-            for start in (0..rows).step_by(BATCH_ROWS) {
-                let slice = stored.slice(start, BATCH_ROWS.min(rows - start));
-                std::hint::black_box(codec.decode_batch(&slice).expect("decoded"));
+            for block in &blocks {
+                std::hint::black_box(codec.decode_block(block).expect("decoded"));
             }
         })
     });
@@ -147,9 +162,10 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
         })
         .collect();
     Header {
-        format: 1,
+        format: 3,
         tool: "bench".into(),
         columns,
+        event: None,
         method: MethodSpec::Ae(AeSpec {
             latent: LatentSpec {
                 columns: (0..spec.latent).map(latent_name).collect(),

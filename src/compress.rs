@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use baler_udfs::codec::StreamSize;
 use baler_udfs::format::{FitSummary, MethodSpec, Storage, TrainingSummary};
 use serde::Serialize;
 
 use crate::encode::{self, Parts};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fit::{self, Estimate, Fitted};
 use crate::ingest::{self, ReadOptions};
 use crate::metrics::{Ratios, Sizes, VariableMetrics};
@@ -36,6 +37,8 @@ pub struct CompressReport {
     pub sizes: Sizes,
     /// Bytes of each part of the output file.
     pub parts: Parts,
+    /// The coded bytes of each stream (every block together).
+    pub streams: Vec<StreamSize>,
     pub ratios: Ratios,
     /// The method written: `ae`, `predict` or `residual`.
     pub method: String,
@@ -67,22 +70,34 @@ pub fn compress(
         None => fit::fit(input, read, options)?.0,
         Some(path) => fit::load(path, input, read, options)?,
     };
+    let model_file = match (&options.model, options.reference_model) {
+        (Some(model), true) => Some(place_model(model, output)?),
+        _ => None,
+    };
     let reader = ingest::open(input, read)?;
     let dropped = reader
         .dropped()
         .iter()
         .map(|d| (d.name.clone(), d.reason.clone()))
         .collect();
+    let model = encode::Model {
+        header: &fitted.header,
+        autoencoder: fitted.autoencoder.as_ref(),
+        weights: &fitted.weights,
+        file: model_file.as_ref().map(|(name, _)| name.as_str()),
+    };
     let encoded = encode::write(
         reader,
         output,
-        &fitted.header,
-        fitted.autoencoder.as_ref(),
-        &fitted.weights,
+        &model,
         options.force,
         options.progress.as_ref(),
     )?;
     let mut report = report(output, &fitted, encoded, dropped);
+    if let Some((_, bytes)) = model_file {
+        report.sizes.model_bytes = bytes;
+        report.ratios = Ratios::from(&report.sizes);
+    }
     if report.sizes.output_bytes > report.sizes.lossless_bytes {
         let (bytes, lossless) = (report.sizes.output_bytes, report.sizes.lossless_bytes);
         let method = fitted.method().description();
@@ -102,6 +117,51 @@ pub fn compress(
         });
     }
     Ok(report)
+}
+
+/// Puts the model file `model` beside `output` (copied there unless it is there already, or
+/// a file of its name with other contents is); returns its file name and size.
+///
+/// # Errors
+/// [`Error::Open`], [`Error::Write`], and [`Error::Options`] for a different file of the same
+/// name beside the output.
+fn place_model(model: &Path, output: &Path) -> Result<(String, u64)> {
+    let name = model
+        .file_name()
+        .ok_or_else(|| Error::Options {
+            message: format!("`{}` is not a model file name", model.display()),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let target = dir.join(&name);
+    let bytes = std::fs::read(model).map_err(|source| Error::Open {
+        path: model.to_owned(),
+        source,
+    })?;
+    match std::fs::read(&target) {
+        Ok(existing) if existing == bytes => {}
+        Ok(_) => {
+            return Err(Error::Options {
+                message: format!(
+                    "`{}` exists and is another model; the output references its model by that name",
+                    target.display()
+                ),
+            });
+        }
+        Err(_) => {
+            let mut file = crate::output::AtomicFile::create(&target, false)?;
+            std::io::Write::write_all(file.file(), &bytes).map_err(|source| Error::Write {
+                path: target.clone(),
+                source,
+            })?;
+            file.commit()?;
+        }
+    }
+    Ok((name, bytes.len() as u64))
 }
 
 /// The report of a file written with `fitted`'s model.
@@ -137,6 +197,7 @@ fn report(
         fit,
         variables: encoded.variables,
         parts: encoded.parts,
+        streams: encoded.streams,
         ratios: Ratios::from(&encoded.sizes),
         sizes: encoded.sizes,
         method: fitted.method().name().into(),

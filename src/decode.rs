@@ -2,12 +2,13 @@
 //! batches (the original columns) for `evaluate` and anything else that reads them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use baler_udfs::codec::Codec;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use baler_udfs::file::CompressedFile;
 use serde::Serialize;
 
 use crate::convert::{DEFAULT_ZSTD_LEVEL, lossless_properties, write_file};
@@ -15,12 +16,15 @@ use crate::error::{Error, Result};
 use crate::output::check_output;
 use crate::progress::Progress;
 
-/// A compressed file opened for reading: its codec and its decoded batches, in file order.
+/// A compressed file opened for reading: its codec and its decoded batches (one per block),
+/// in file order.
 pub struct Decoded {
-    pub codec: Codec,
+    pub codec: Arc<Codec>,
     /// Rows in the file.
     pub rows: u64,
-    batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+    file: CompressedFile,
+    /// The next block to decode.
+    next: usize,
     /// Rows decoded but not yet taken (see [`Decoded::take_rows`]).
     pending: Option<RecordBatch>,
 }
@@ -29,35 +33,21 @@ impl Decoded {
     /// Opens a compressed file.
     ///
     /// # Errors
-    /// [`Error::Open`], [`Error::Parquet`], and [`Error::Codec`] for a file that is not
-    /// baler-compressed, of an unknown format version, with a bad checksum or a header that
-    /// does not fit its model.
+    /// [`Error::Codec`] for a file that cannot be read, is not baler-compressed, is of an
+    /// unknown format version, has a damaged footer or a header that does not fit its model.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        let parquet_err = |source| Error::Parquet {
-            path: path.to_owned(),
-            source,
-        };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
-        let codec = Codec::from_parquet_metadata(builder.metadata()).map_err(codec_err(path))?;
-        let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let reader = builder.build().map_err(parquet_err)?;
-        let decoder = codec.clone();
-        let owned: PathBuf = path.to_owned();
-        let batches = reader.map(move |b| {
-            let b = b.map_err(|e| Error::Parquet {
-                path: owned.clone(),
-                source: e.into(),
-            })?;
-            decoder.decode_batch(&b).map_err(codec_err(&owned))
-        });
+        if !path.exists() {
+            return Err(Error::Open {
+                path: path.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        let file = CompressedFile::open(path).map_err(codec_err(path))?;
         Ok(Self {
-            codec,
-            rows,
-            batches: Box::new(batches),
+            codec: file.codec.clone(),
+            rows: file.rows(),
+            file,
+            next: 0,
             pending: None,
         })
     }
@@ -78,7 +68,7 @@ impl Decoded {
         while need > 0 {
             let batch = match self.pending.take() {
                 Some(b) => b,
-                None => match self.batches.next() {
+                None => match self.next_block() {
                     Some(b) => b?,
                     None => return Ok(None),
                 },
@@ -102,11 +92,24 @@ impl Decoded {
     }
 }
 
+impl Decoded {
+    /// The next block, decoded.
+    fn next_block(&mut self) -> Option<Result<RecordBatch>> {
+        let i = self.next;
+        (i < self.file.blocks.len()).then(|| {
+            self.next += 1;
+            self.file
+                .decode_block(i)
+                .map_err(codec_err(&self.file.path))
+        })
+    }
+}
+
 impl Iterator for Decoded {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.pending.take().map(Ok).or_else(|| self.batches.next())
+        self.pending.take().map(Ok).or_else(|| self.next_block())
     }
 }
 

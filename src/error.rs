@@ -128,6 +128,10 @@ pub enum Error {
         source: Box<baler_udfs::Error>,
     },
 
+    /// A compressed file does not give back its original within the guarantee it states.
+    #[error("`{}` does not match its original: {message}", path.display())]
+    Verify { path: PathBuf, message: String },
+
     /// The method cannot compress this input (too few columns for it, say).
     #[error("{message}")]
     NotApplicable {

@@ -48,5 +48,6 @@ pub mod progress;
 pub mod report;
 pub mod sql;
 pub mod truncate;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -115,6 +115,8 @@ pub struct Sizes {
     pub raw_bytes: u64,
     /// Uncompressed bytes of the latent values.
     pub latent_bytes: u64,
+    /// The model file the output references (0 when the output embeds its model).
+    pub model_bytes: u64,
 }
 
 /// Compression ratios: bigger is better.
@@ -126,6 +128,8 @@ pub struct Ratios {
     pub r_actual: f64,
     /// Lossless Parquet size over output file size: the gain over lossless compression.
     pub r_lossless: f64,
+    /// Lossless Parquet size over output and referenced model file together.
+    pub r_lossless_with_model: f64,
 }
 
 impl From<&Sizes> for Ratios {
@@ -141,6 +145,7 @@ impl From<&Sizes> for Ratios {
             r: ratio(s.raw_bytes, s.latent_bytes),
             r_actual: ratio(s.input_bytes, s.output_bytes),
             r_lossless: ratio(s.lossless_bytes, s.output_bytes),
+            r_lossless_with_model: ratio(s.lossless_bytes, s.output_bytes + s.model_bytes),
         }
     }
 }
@@ -173,6 +178,7 @@ mod tests {
             lossless_bytes: 400,
             raw_bytes: 960,
             latent_bytes: 120,
+            model_bytes: 0,
         };
         let r = Ratios::from(&s);
         assert_eq!((r.r, r.r_actual, r.r_lossless), (8.0, 10.0, 4.0));

@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 use crate::model::{DEFAULT_HIDDEN, DeviceChoice, TrainConfig};
 use crate::progress::{NoProgress, Progress};
 
+/// The default guarantee on float columns: NanoAOD's own precision, 10 mantissa bits
+/// (round to nearest errs by at most 2^-11 of the value). Integers and flags are always exact.
+pub const DEFAULT_RELATIVE_BOUND: f64 = 1.0 / 2048.0;
+
 /// Compression ratio that sets the latent size when neither `--latent` nor `--ratio` is given.
 pub const DEFAULT_RATIO: f64 = 3.0;
 /// Rows kept in memory for training.
@@ -210,6 +214,14 @@ impl ErrorBounds {
         (!columns.is_empty()).then_some(Self { all: None, columns })
     }
 
+    /// The default guarantee: every float within [`DEFAULT_RELATIVE_BOUND`] of its value,
+    /// integers and flags exact.
+    pub fn default_guarantee() -> Self {
+        Self::all(Bound::Relative {
+            epsilon: DEFAULT_RELATIVE_BOUND,
+        })
+    }
+
     /// Every column under one bound.
     pub fn all(bound: Bound) -> Self {
         Self {
@@ -253,9 +265,11 @@ impl ErrorBounds {
 pub struct CompressOptions {
     /// The latent size; `None`: [`DEFAULT_RATIO`], or chosen on a sample under error bounds.
     pub latent: Option<LatentSize>,
-    /// Guaranteed error bounds; `None`: the autoencoder's output as it is.
+    /// Guaranteed error bounds (default: [`ErrorBounds::default_guarantee`]); `None`: the
+    /// autoencoder's output as it is (method `ae` only).
     pub bounds: Option<ErrorBounds>,
-    /// The method; `None`: the autoencoder, or under error bounds the smallest on a sample.
+    /// The method; `None`: under error bounds, `predict` or `residual`, whichever encodes a
+    /// sample smaller; without bounds, the autoencoder.
     pub method: Option<Method>,
     /// Latents as Float16 (`Some(true)`), Float32 (`Some(false)`), or chosen on a sample under
     /// error bounds (`None`; Float32 without bounds).
@@ -267,10 +281,13 @@ pub struct CompressOptions {
     pub max_train_rows: usize,
     /// A model from `baler-arrow train`, used instead of training.
     pub model: Option<PathBuf>,
+    /// With `model`: reference it by id instead of embedding it (the model file is kept beside
+    /// the output, copied there if it is not).
+    pub reference_model: bool,
     /// Where to train and encode.
     pub device: DeviceChoice,
     pub force: bool,
-    /// Write lossless Parquet instead when the compressed file would be larger.
+    /// Write lossless Parquet instead when the compressed file would be larger (default on).
     pub fallback_lossless: bool,
     pub progress: Arc<dyn Progress>,
 }
@@ -279,7 +296,7 @@ impl Default for CompressOptions {
     fn default() -> Self {
         Self {
             latent: None,
-            bounds: None,
+            bounds: Some(ErrorBounds::default_guarantee()),
             method: None,
             latent_storage: None,
             hidden: DEFAULT_HIDDEN.to_vec(),
@@ -287,9 +304,10 @@ impl Default for CompressOptions {
             keep: Vec::new(),
             max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             model: None,
+            reference_model: false,
             device: DeviceChoice::Cpu,
             force: false,
-            fallback_lossless: false,
+            fallback_lossless: true,
             progress: Arc::new(NoProgress),
         }
     }

@@ -68,14 +68,20 @@ impl AtomicFile {
             _ => Path::new("."),
         };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|source| Error::Write {
-                path: path.to_owned(),
-                source,
-            })?;
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // As any new file: readable by others unless the umask says otherwise (the temporary
+        // file would otherwise keep its private 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let tmp = builder.tempfile_in(dir).map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })?;
         Ok(Self {
             tmp,
             path: path.to_owned(),

@@ -240,6 +240,65 @@ pub fn truncated_size(
     Ok(writer.into_inner().map_err(parquet_err)?.0)
 }
 
+/// Bytes of the original columns with float columns truncated as chosen, each column coded
+/// whole by pcodec (its standalone format, default configuration): the strongest classic
+/// lossless coder on truncated values.
+///
+/// # Errors
+/// Read errors, and [`Error::Options`] if pcodec refuses a column.
+pub fn truncated_pcodec_size(
+    original: &Path,
+    read: &ReadOptions,
+    choices: &[TruncationChoice],
+) -> Result<u64> {
+    let reader = ingest::open(original, read)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>>>()?;
+    let table = arrow::compute::concat_batches(&schema, &batches)?;
+    let mut bytes = 0;
+    for (f, c) in schema.fields().iter().zip(table.columns()) {
+        let column = match choices.iter().find(|t| &t.column == f.name()) {
+            Some(t) => truncated_array(c, t.mantissa_bits),
+            None => c.clone(),
+        };
+        bytes += pcodec_bytes(&column).map_err(|message| Error::Options {
+            message: format!("pcodec cannot code column `{}`: {message}", f.name()),
+        })?;
+    }
+    Ok(bytes)
+}
+
+/// The bytes of one column coded by pcodec's standalone format.
+fn pcodec_bytes(column: &ArrayRef) -> std::result::Result<u64, String> {
+    use arrow::datatypes::{
+        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    };
+    use pco::standalone::simple_compress;
+    let config = pco::ChunkConfig::default().with_enable_8_bit(true);
+    let coded = match column.data_type() {
+        DataType::Boolean => {
+            let b: Vec<u8> = column.as_boolean().values().iter().map(u8::from).collect();
+            simple_compress(&b, &config)
+        }
+        DataType::Int8 => simple_compress(column.as_primitive::<Int8Type>().values(), &config),
+        DataType::Int16 => simple_compress(column.as_primitive::<Int16Type>().values(), &config),
+        DataType::Int32 => simple_compress(column.as_primitive::<Int32Type>().values(), &config),
+        DataType::Int64 => simple_compress(column.as_primitive::<Int64Type>().values(), &config),
+        DataType::UInt8 => simple_compress(column.as_primitive::<UInt8Type>().values(), &config),
+        DataType::UInt16 => simple_compress(column.as_primitive::<UInt16Type>().values(), &config),
+        DataType::UInt32 => simple_compress(column.as_primitive::<UInt32Type>().values(), &config),
+        DataType::UInt64 => simple_compress(column.as_primitive::<UInt64Type>().values(), &config),
+        DataType::Float32 => {
+            simple_compress(column.as_primitive::<Float32Type>().values(), &config)
+        }
+        DataType::Float64 => {
+            simple_compress(column.as_primitive::<Float64Type>().values(), &config)
+        }
+        other => return Err(format!("no pcodec type for {other}")),
+    };
+    coded.map(|b| b.len() as u64).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use arrow::array::Float32Array;

@@ -7,7 +7,7 @@ use baler_arrow::model::{
     DeviceChoice, TrainConfig,
     train::{DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_SEED},
 };
-use baler_arrow::options::{CompressOptions, ErrorBounds, LatentSize, Method};
+use baler_arrow::options::{CompressOptions, ErrorBounds, LatentSize, LatentStorage, Method};
 use clap::{Args, Parser, Subcommand};
 
 /// Machine-learning lossy compression for particle-physics jet data (ROOT and Parquet).
@@ -41,13 +41,6 @@ pub enum Command {
     /// Judge a compressed file: metrics, and its method against the other methods, lossless
     /// Parquet and mantissa truncation + zstd.
     Evaluate(EvaluateArgs),
-}
-
-/// The alternative to an autoencoder file that does not pay.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Fallback {
-    /// Lossless Parquet (zstd, BYTE_STREAM_SPLIT).
-    Lossless,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +157,30 @@ pub struct InspectArgs {
 /// How the model is shaped and trained.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
+    /// Guaranteed error bounds, e.g. `pt=1e-2rel,eta=1e-3abs` or `all=1e-3rel`: every decoded
+    /// value then lies within its bound (`rel`: |x_rec − x| ≤ ε·|x|; `abs`: ≤ ε; `exact`).
+    /// Integer columns are always exact. Repeatable. Default: every float within 2^-11 of its
+    /// value (NanoAOD's 10 mantissa bits); `none`: no guarantee (the autoencoder as it is).
+    #[arg(long, value_name = "COLUMN=BOUND,…", value_parser = parse_bounds)]
+    pub error_bound: Vec<String>,
+
+    /// Compression method: `predict` (learned cross-column prediction), `residual` (the
+    /// model-free coder) or `ae` (the Baler autoencoder; without `--error-bound`, unbounded).
+    /// Default: `predict` or `residual`, whichever encodes a sample smaller; `ae` when a latent
+    /// option (`--latent`, `--ratio`, `--latent-type`, `--latent-bits`) is given.
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+
+    /// Type of the latent columns; default Float32, or under `--error-bound` whichever is
+    /// smaller on a sample (Float16, or Float32 rounded to 0, 2, 4, 7, 10 or 23 mantissa bits).
+    #[arg(long, value_enum)]
+    pub latent_type: Option<LatentTypeArg>,
+
+    /// Round Float32 latents to this many mantissa bits (0 to 23); error bounds still hold,
+    /// the residuals correct the rest.
+    #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u32).range(0..=23))]
+    pub latent_bits: Option<u32>,
+
     /// Latent numbers per row.
     #[arg(long, conflicts_with = "ratio")]
     pub latent: Option<usize>,
@@ -252,15 +269,50 @@ impl From<DeviceArg> for DeviceChoice {
     }
 }
 
-impl From<&ModelArgs> for CompressOptions {
-    fn from(a: &ModelArgs) -> Self {
+impl TryFrom<&ModelArgs> for CompressOptions {
+    type Error = anyhow::Error;
+
+    /// The options of `compress` and `train`: the method (an explicit `--method`, `ae` when a
+    /// latent option is given, else chosen on a sample) and the bounds (`--error-bound`, none
+    /// for the autoencoder without one, else the default guarantee).
+    fn try_from(a: &ModelArgs) -> anyhow::Result<Self> {
         let latent = match (a.latent, a.ratio) {
             (Some(k), _) => Some(LatentSize::Fixed(k)),
             (None, Some(r)) => Some(LatentSize::Ratio(r)),
             (None, None) => None,
         };
-        CompressOptions {
+        let latent_storage = match (a.latent_type, a.latent_bits) {
+            (Some(LatentTypeArg::Float16), Some(_)) => anyhow::bail!(
+                "`--latent-bits` rounds Float32 latents; it cannot go with `--latent-type float16`"
+            ),
+            (Some(LatentTypeArg::Float16), None) => Some(LatentStorage::Float16),
+            (_, Some(mantissa_bits)) => Some(LatentStorage::Float32 { mantissa_bits }),
+            (Some(LatentTypeArg::Float32), None) => Some(LatentStorage::FULL),
+            (None, None) => None,
+        };
+        let ae_options = latent.is_some() || latent_storage.is_some();
+        let method = a
+            .method
+            .map(Method::from)
+            .or(ae_options.then_some(Method::Ae));
+        let bounds = if a.error_bound.iter().any(|b| b.trim() == "none") {
+            None
+        } else if !a.error_bound.is_empty() {
+            let mut all = ErrorBounds::default();
+            for b in &a.error_bound {
+                all.merge(b.parse().map_err(|e: String| anyhow::anyhow!(e))?);
+            }
+            Some(all)
+        } else if method == Some(Method::Ae) {
+            None
+        } else {
+            Some(ErrorBounds::default_guarantee())
+        };
+        Ok(CompressOptions {
             latent,
+            method,
+            bounds,
+            latent_storage,
             hidden: a.hidden.clone(),
             train: TrainConfig {
                 epochs: a.epochs,
@@ -273,7 +325,7 @@ impl From<&ModelArgs> for CompressOptions {
             keep: a.keep.clone(),
             device: a.device.into(),
             ..CompressOptions::default()
-        }
+        })
     }
 }
 
@@ -289,35 +341,21 @@ pub struct CompressArgs {
     #[command(flatten)]
     pub model_args: ModelArgs,
 
-    /// Use this model (from `baler-arrow train`) instead of training one.
+    /// Use this model (from `baler-arrow train`) instead of fitting one; it carries its own
+    /// method and bounds.
     #[arg(long, value_name = "MODEL.safetensors")]
     pub model: Option<PathBuf>,
 
-    /// Guaranteed error bounds, e.g. `pt=1e-2rel,eta=1e-3abs` or `all=1e-3rel`: every decoded
-    /// value then lies within its bound (`rel`: |x_rec − x| ≤ ε·|x|; `abs`: ≤ ε; `exact`).
-    /// Integer columns are exact. Repeatable.
-    #[arg(long, value_name = "COLUMN=BOUND,…")]
-    pub error_bound: Vec<ErrorBounds>,
+    /// With `--model`: reference the model by its id instead of embedding it (many small files
+    /// share one model file, kept beside them; it is copied into the output's folder if it is
+    /// not there).
+    #[arg(long, requires = "model")]
+    pub reference_model: bool,
 
-    /// Compression method: `ae` (autoencoder), `predict` (learned cross-column prediction) or
-    /// `residual` (constant prediction); the last two store columns without a bound exactly.
-    /// Default: `ae`, or under `--error-bound` whichever is smallest on a sample.
-    #[arg(long, value_enum)]
-    pub method: Option<MethodArg>,
-
-    /// Type of the latent columns; default Float32, or under `--error-bound` whichever is
-    /// smaller on a sample (Float16, or Float32 rounded to 0, 2, 4, 7, 10 or 23 mantissa bits).
-    #[arg(long, value_enum)]
-    pub latent_type: Option<LatentTypeArg>,
-
-    /// Round Float32 latents to this many mantissa bits (0 to 23); error bounds still hold,
-    /// the residuals correct the rest.
-    #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u32).range(0..=23))]
-    pub latent_bits: Option<u32>,
-
-    /// What to write when the autoencoder's file would be larger than lossless Parquet.
-    #[arg(long, value_enum)]
-    pub fallback: Option<Fallback>,
+    /// Write the compressed file even when lossless Parquet would be smaller (by default the
+    /// smaller of the two is written, and the report says which).
+    #[arg(long)]
+    pub no_fallback: bool,
 
     /// Print the report as JSON.
     #[arg(long)]
@@ -357,6 +395,14 @@ pub struct DecompressArgs {
     /// Overwrite the output if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `--error-bound` values: bounds, or `none`.
+fn parse_bounds(s: &str) -> Result<String, String> {
+    if s.trim() != "none" {
+        s.parse::<ErrorBounds>()?;
+    }
+    Ok(s.to_owned())
 }
 
 /// A table for `sql`: `name=path`.

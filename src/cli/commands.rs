@@ -8,12 +8,13 @@ use baler_arrow::ingest::{self, DroppedColumn, ReadOptions};
 use baler_arrow::output::default_output;
 
 use baler_arrow::compress::{self, CompressReport};
-use baler_arrow::options::{CompressOptions, ErrorBounds, LatentStorage};
+use baler_arrow::options::CompressOptions;
 use baler_arrow::{decode, fit};
+use baler_udfs::format::MethodSpec;
 
 use super::args::{
     Cli, Command, CompareArg, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
-    LatentTypeArg, SqlArgs, TrainArgs,
+    SqlArgs, TrainArgs,
 };
 use super::progress::Bar;
 
@@ -118,32 +119,18 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
         .output
         .clone()
         .unwrap_or_else(|| input.with_extension("baler.parquet"));
-    let bounds = (!args.error_bound.is_empty()).then(|| {
-        let mut all = ErrorBounds::default();
-        for b in &args.error_bound {
-            all.merge(b.clone());
-        }
-        all
-    });
+    if args.model.is_some() && !args.model_args.error_bound.is_empty() {
+        anyhow::bail!(
+            "a saved model carries its own bounds; give `--error-bound` to `train` instead"
+        );
+    }
     let options = CompressOptions {
         model: args.model.clone(),
-        bounds,
-        method: args.method.map(Into::into),
-        latent_storage: match (args.latent_type, args.latent_bits) {
-            (Some(LatentTypeArg::Float16), Some(_)) => {
-                anyhow::bail!(
-                    "`--latent-bits` rounds Float32 latents; it cannot go with `--latent-type float16`"
-                )
-            }
-            (Some(LatentTypeArg::Float16), None) => Some(LatentStorage::Float16),
-            (_, Some(mantissa_bits)) => Some(LatentStorage::Float32 { mantissa_bits }),
-            (Some(LatentTypeArg::Float32), None) => Some(LatentStorage::FULL),
-            (None, None) => None,
-        },
+        reference_model: args.reference_model,
         force: args.force,
-        fallback_lossless: args.fallback.is_some(),
+        fallback_lossless: !args.no_fallback,
         progress: Arc::new(Bar::new(quiet || args.json)),
-        ..CompressOptions::from(&args.model_args)
+        ..CompressOptions::try_from(&args.model_args)?
     };
     let report = compress::compress(input, &output, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to compress `{}`", input.display()))?;
@@ -162,32 +149,36 @@ fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
     let input = &args.input.input;
     let options = CompressOptions {
         progress: Arc::new(Bar::new(quiet)),
-        ..CompressOptions::from(&args.model_args)
+        ..CompressOptions::try_from(&args.model_args)?
     };
     baler_arrow::output::check_output(input, &args.output, args.force)?;
     let (fitted, scan) = fit::fit(input, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to train on `{}`", input.display()))?;
-    let model = fitted
-        .autoencoder
-        .as_ref()
-        .context("training produced no autoencoder")?;
-    baler_arrow::model::saved::save(&args.output, model, &fitted.header, args.force)
+    let tensors = match &fitted.autoencoder {
+        Some(ae) => ae.tensor_bytes("")?,
+        None => fitted.weights.clone(),
+    };
+    baler_arrow::model::saved::save(&args.output, &fitted.header, &tensors, args.force)
         .with_context(|| format!("failed to save the model to `{}`", args.output.display()))?;
-    let t = &fitted
-        .header
-        .method
-        .ae()
-        .context("training produced no autoencoder")?
-        .training;
-    println!(
-        "trained on {} of {} rows: {} epochs, final loss {:.3e}, {:.1} s; wrote `{}`",
-        t.rows,
-        scan.rows,
-        t.epochs,
-        t.final_loss,
-        t.seconds,
-        args.output.display()
-    );
+    match &fitted.header.method {
+        MethodSpec::Ae(a) => println!(
+            "trained the autoencoder on {} of {} rows: {} epochs, final loss {:.3e}, {:.1} s; wrote `{}`",
+            a.training.rows,
+            scan.rows,
+            a.training.epochs,
+            a.training.final_loss,
+            a.training.seconds,
+            args.output.display()
+        ),
+        MethodSpec::Predict(p) | MethodSpec::Residual(p) => println!(
+            "fitted method `{}` on {} of {} rows in {:.1} s; wrote `{}`",
+            fitted.header.method.name(),
+            p.fit.rows,
+            scan.rows,
+            p.fit.seconds,
+            args.output.display()
+        ),
+    }
     Ok(())
 }
 

@@ -1,27 +1,27 @@
-//! Turning original rows into the stored model inputs: latents from the encoder (method
-//! `ae`), then residuals computed by the decode side's own codec.
+//! Turning original rows into blocks: latents from the encoder (method `ae`), then the decode
+//! side's own codec computes the residuals and codes every stream.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float32Array, RecordBatch};
 use arrow::datatypes::DataType;
-use baler_udfs::codec::Codec;
-use baler_udfs::format::{Footer, Header, footer_entries};
+use baler_udfs::codec::{Codec, EncodedBlock};
+use baler_udfs::format::{Footer, Header};
 use baler_udfs::normalise::Normaliser;
 use candle_core::{Module, Tensor};
 
-use super::writer::{model_input_schema, stored_properties};
-use crate::convert::parquet_bytes;
 use crate::error::{Error, Result};
+use crate::ingest::f64_values;
 use crate::model::Autoencoder;
 use crate::options::LatentStorage;
 use crate::truncate::truncate_f32;
 
-/// Turns original rows into stored model inputs: latents from the encoder, then residuals.
+/// Turns batches of original rows into blocks.
 pub struct Encoder<'a> {
     autoencoder: Option<&'a Autoencoder>,
     pub(super) codec: Codec,
+    pub(super) footer: Footer,
     normaliser: Normaliser,
     pub(super) storage: LatentStorage,
     /// The data being encoded, named in errors.
@@ -29,8 +29,8 @@ pub struct Encoder<'a> {
 }
 
 impl<'a> Encoder<'a> {
-    /// The encoder of a file with `header` and model `weights` (the autoencoder, for method
-    /// `ae`); `path` names the data in errors.
+    /// The encoder of a file with `header` and model `weights` (and the autoencoder, for
+    /// method `ae`); `path` names the data in errors.
     ///
     /// # Errors
     /// [`Error::Compress`] when the header or the weights do not make a codec.
@@ -42,12 +42,13 @@ impl<'a> Encoder<'a> {
     ) -> Result<Self> {
         let footer = Footer {
             header: header.clone(),
-            decoder: weights.to_vec(),
+            weights: weights.to_vec(),
         };
         let codec = Codec::try_new(&footer).map_err(compress_err(path))?;
         Ok(Self {
             autoencoder,
             codec,
+            footer,
             normaliser: Normaliser::of_columns(&header.columns),
             storage: header
                 .method
@@ -57,31 +58,32 @@ impl<'a> Encoder<'a> {
         })
     }
 
-    /// The model inputs ([`Header::model_inputs`] order) for the model columns' values, and
-    /// the columns decoding them will give ([`Codec::decode_model_columns`]).
+    /// Encodes one batch of original rows into a block.
     ///
     /// # Errors
     /// [`Error::Compress`] for a value no grid point can hold, [`Error::Training`] when the
     /// encoder fails.
-    pub fn encode(&self, originals: &[Vec<f64>]) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
-        let mut inputs = match self.autoencoder {
-            Some(model) => self.latents(model, originals)?,
+    pub fn encode(&self, batch: &RecordBatch) -> Result<EncodedBlock> {
+        let latents = match self.autoencoder {
+            Some(model) => self.latents(model, batch)?,
             None => Vec::new(),
         };
-        let latents: Vec<&ArrayRef> = inputs.iter().collect();
-        let (residuals, model) = self
-            .codec
-            .encode_residuals(&latents, originals)
-            .map_err(compress_err(&self.path))?;
-        inputs.extend(residuals);
-        Ok((inputs, model))
+        self.codec
+            .encode_block(batch, &latents)
+            .map_err(compress_err(&self.path))
     }
 
-    /// The latent columns of `originals`, stored as the header says.
-    fn latents(&self, model: &Autoencoder, originals: &[Vec<f64>]) -> Result<Vec<ArrayRef>> {
-        let rows = originals.first().map_or(0, Vec::len);
+    /// The latent columns of `batch`'s model columns, stored as the header says.
+    fn latents(&self, model: &Autoencoder, batch: &RecordBatch) -> Result<Vec<ArrayRef>> {
+        let rows = batch.num_rows();
+        let originals = self
+            .codec
+            .model_columns()
+            .iter()
+            .map(|&i| f64_values(batch.column(i)))
+            .collect::<Result<Vec<_>>>()?;
         let x = Tensor::from_vec(
-            self.normaliser.normalise(originals),
+            self.normaliser.normalise(&originals),
             (rows, originals.len()),
             model.device(),
         )?;
@@ -105,10 +107,23 @@ impl<'a> Encoder<'a> {
             })
             .collect()
     }
+
+    /// The bytes of the footer's entries.
+    ///
+    /// # Errors
+    /// [`Error::Compress`] if the footer cannot be written.
+    pub fn footer_bytes(&self) -> Result<u64> {
+        let entries = self.footer.entries().map_err(compress_err(&self.path))?;
+        Ok(entries
+            .iter()
+            .map(|(k, v)| (k.len() + v.len()) as u64)
+            .sum())
+    }
 }
 
-/// Estimates the output size (latents, residuals, footer) of a file with `header` and
-/// `weights` over `total_rows` rows, by encoding the `sample` (model columns' values).
+/// Estimates the output size of a file with `header` and `weights` over `total_rows` rows, by
+/// encoding `sample` (original rows) as one block: its bytes scaled to the whole input, plus
+/// the footer.
 ///
 /// # Errors
 /// Those of [`Encoder::encode`].
@@ -116,22 +131,15 @@ pub fn estimate(
     header: &Header,
     autoencoder: Option<&Autoencoder>,
     weights: &[u8],
-    sample: &[Vec<f64>],
+    sample: &RecordBatch,
     total_rows: u64,
 ) -> Result<u64> {
     let here = Path::new("<sample>");
-    let rows = sample.first().map_or(0, Vec::len).max(1);
+    let rows = sample.num_rows().max(1);
     let encoder = Encoder::new(header, autoencoder, weights, here)?;
-    let (inputs, _) = encoder.encode(sample)?;
-    let schema = model_input_schema(header);
-    let batch = RecordBatch::try_new(schema, inputs)?;
-    let bytes = parquet_bytes(&batch, stored_properties(&batch, here)?, here)?;
-    let footer_bytes: usize = footer_entries(header, weights)
-        .map_err(compress_err(here))?
-        .iter()
-        .map(|(k, v)| k.len() + v.len())
-        .sum();
-    Ok((bytes as f64 * total_rows as f64 / rows as f64) as u64 + footer_bytes as u64)
+    let block = encoder.encode(sample)?;
+    let scaled = block.bytes.len() as f64 * total_rows as f64 / rows as f64;
+    Ok(scaled as u64 + encoder.footer_bytes()?)
 }
 
 /// Wraps a decode-side error raised while compressing `path`.

@@ -8,14 +8,16 @@ mod writer;
 
 use std::path::Path;
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{Array, RecordBatch};
+use arrow::datatypes::Int64Type;
+use baler_udfs::codec::StreamSize;
+use baler_udfs::file::BlockWriter;
+use baler_udfs::format::Header;
 use parquet::arrow::ArrowWriter;
-use parquet::file::metadata::KeyValue;
 
 pub(crate) use self::encoder::compress_err;
 pub use self::encoder::{Encoder, estimate};
 pub use self::writer::Parts;
-use self::writer::{stored_properties, stored_schema};
 use crate::convert::{ByteCounter, DEFAULT_ZSTD_LEVEL, lossless_properties};
 use crate::error::{Error, Result};
 use crate::ingest::{self, f64_values};
@@ -23,7 +25,6 @@ use crate::metrics::{Sizes, VariableAccumulator, VariableMetrics};
 use crate::model::Autoencoder;
 use crate::output::AtomicFile;
 use crate::progress::Progress;
-use baler_udfs::format::{Header, Storage, footer_entries};
 
 /// What one encoding pass wrote and measured.
 #[derive(Debug, Clone)]
@@ -33,10 +34,24 @@ pub struct Encoded {
     pub variables: Vec<VariableMetrics>,
     pub sizes: Sizes,
     pub parts: Parts,
+    /// The coded bytes of each stream, over every block.
+    pub streams: Vec<StreamSize>,
 }
 
-/// Encodes every batch of `reader` into a baler Parquet file at `output` with the model of
-/// `header` (`weights`, and the autoencoder for method `ae`).
+/// The model a file is written with.
+pub struct Model<'a> {
+    pub header: &'a Header,
+    /// The autoencoder, for method `ae` (its encoder makes the latents).
+    pub autoencoder: Option<&'a Autoencoder>,
+    /// The weights the file carries (safetensors bytes).
+    pub weights: &'a [u8],
+    /// The model file, beside the output, that the file references instead of embedding the
+    /// model.
+    pub file: Option<&'a str>,
+}
+
+/// Encodes every batch of `reader` (one block each) into a baler Parquet file at `output` with
+/// `model`.
 ///
 /// # Errors
 /// [`Error::Compress`] for a value no grid point can hold, read and write failures (which leave
@@ -44,31 +59,26 @@ pub struct Encoded {
 pub fn write(
     reader: ingest::JetReader,
     output: &Path,
-    header: &Header,
-    autoencoder: Option<&Autoencoder>,
-    weights: &[u8],
+    model: &Model,
     force: bool,
     progress: &dyn Progress,
 ) -> Result<Encoded> {
     let input = reader.path().to_owned();
     let in_schema = reader.schema();
-    let encoder = Encoder::new(header, autoencoder, weights, &input)?;
-    let codec = &encoder.codec;
-    let entries = footer_entries(header, weights).map_err(compress_err(&input))?;
-    let out_schema = stored_schema(&in_schema, header);
-    let model_columns = codec.model_columns();
+    let header = model.header;
+    let encoder = Encoder::new(header, model.autoencoder, model.weights, &input)?;
+    let model_columns = encoder.codec.model_columns();
+    let event = header
+        .event
+        .as_ref()
+        .and_then(|e| in_schema.index_of(e).ok());
     let parquet_err = |source| Error::Parquet {
         path: output.to_owned(),
         source,
     };
-    let file = AtomicFile::create(output, force)?;
-    // Created at the first batch (or, for an empty input, at the end), whose residuals choose
-    // their columns' encodings.
-    let mut writer = None;
-    let open_writer = |first: &RecordBatch| -> Result<ArrowWriter<std::fs::File>> {
-        let props = stored_properties(first, output)?;
-        ArrowWriter::try_new(file.handle()?, out_schema.clone(), Some(props)).map_err(parquet_err)
-    };
+    let mut file = AtomicFile::create(output, force)?;
+    let mut blocks = BlockWriter::try_new(file.file(), &encoder.footer, model.file)
+        .map_err(compress_err(output))?;
     let mut lossless = ArrowWriter::try_new(
         ByteCounter::default(),
         in_schema.clone(),
@@ -76,50 +86,26 @@ pub fn write(
     )
     .map_err(parquet_err)?;
     let mut metrics = vec![VariableAccumulator::default(); model_columns.len()];
+    let mut parts = Parts::default();
+    let mut streams: Vec<StreamSize> = Vec::new();
     let mut rows = 0u64;
     progress.start("compress", reader.total_rows());
     for batch in reader {
         let batch = batch?;
-        let originals = model_columns
-            .iter()
-            .map(|&i| f64_values(batch.column(i)))
-            .collect::<Result<Vec<_>>>()?;
-        let mut arrays: Vec<ArrayRef> = header
-            .columns
-            .iter()
-            .filter(|c| matches!(c.storage, Storage::PassThrough))
-            .map(|c| {
-                batch
-                    .column_by_name(&c.name)
-                    .expect("pass-through column")
-                    .clone()
-            })
-            .collect();
-        let (inputs, model) = encoder.encode(&originals)?;
-        arrays.extend(inputs);
-        let stored = RecordBatch::try_new(out_schema.clone(), arrays)?;
-        let writer = match &mut writer {
-            Some(w) => w,
-            None => writer.insert(open_writer(&stored)?),
-        };
-        writer.write(&stored).map_err(parquet_err)?;
+        let block = encoder.encode(&batch)?;
+        let events = event.and_then(|i| event_range(&batch, i));
+        blocks
+            .write(&block.bytes, batch.num_rows(), events)
+            .map_err(compress_err(output))?;
         lossless.write(&batch).map_err(parquet_err)?;
-        let rebuilt = codec
-            .assemble(&batch, model)
-            .map_err(compress_err(&input))?;
-        measure(&mut metrics, &model_columns, &originals, &rebuilt)?;
+        measure(&mut metrics, &model_columns, &batch, &block.decoded)?;
+        parts.add(&block.streams);
+        add_streams(&mut streams, &block.streams);
         rows += batch.num_rows() as u64;
         progress.advance(batch.num_rows() as u64);
     }
     progress.finish();
-    let mut writer = match writer {
-        Some(w) => w,
-        None => open_writer(&RecordBatch::new_empty(out_schema.clone()))?,
-    };
-    for (k, v) in entries {
-        writer.append_key_value_metadata(KeyValue::new(k, v));
-    }
-    let metadata = writer.close().map_err(parquet_err)?;
+    blocks.finish().map_err(compress_err(output))?;
     let lossless_bytes = lossless.into_inner().map_err(parquet_err)?.0;
     file.commit()?;
     let raw_width: usize = model_columns
@@ -139,7 +125,9 @@ pub fn write(
         lossless_bytes,
         raw_bytes: rows * raw_width as u64,
         latent_bytes: rows * ae.map_or(0, |a| a.model.latent as u64) * encoder.storage.width(),
+        model_bytes: 0,
     };
+    parts.finish(sizes.output_bytes, rows);
     Ok(Encoded {
         rows,
         variables: metrics
@@ -147,22 +135,45 @@ pub fn write(
             .zip(&model_columns)
             .map(|(m, &i)| m.finish(&header.columns[i].name))
             .collect(),
-        parts: Parts::of(&metadata, sizes.output_bytes, rows),
+        parts,
         sizes,
+        streams,
     })
 }
 
-/// Adds the residuals of the model columns of one batch (header indices `columns`, original
-/// values `originals`) to `metrics`.
+/// The smallest and largest event index of a batch (column `i`), as `i64`.
+fn event_range(batch: &RecordBatch, i: usize) -> Option<(i64, i64)> {
+    let events = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Int64).ok()?;
+    let events = events
+        .as_any()
+        .downcast_ref::<arrow::array::PrimitiveArray<Int64Type>>()?;
+    Some((arrow::compute::min(events)?, arrow::compute::max(events)?))
+}
+
+/// Adds a block's stream sizes to the totals (matched by position: every block has the same
+/// streams).
+fn add_streams(totals: &mut Vec<StreamSize>, block: &[StreamSize]) {
+    if totals.is_empty() {
+        totals.extend_from_slice(block);
+    } else {
+        for (t, s) in totals.iter_mut().zip(block) {
+            t.bytes += s.bytes;
+        }
+    }
+}
+
+/// Adds the residuals of the model columns (header indices `columns`) of one batch to
+/// `metrics`: the original values in `batch`, the decoded ones in `rebuilt`.
 fn measure(
     metrics: &mut [VariableAccumulator],
     columns: &[usize],
-    originals: &[Vec<f64>],
+    batch: &RecordBatch,
     rebuilt: &RecordBatch,
 ) -> Result<()> {
-    for ((acc, &i), x) in metrics.iter_mut().zip(columns).zip(originals) {
+    for (acc, &i) in metrics.iter_mut().zip(columns) {
+        let x = f64_values(batch.column(i))?;
         let y = f64_values(rebuilt.column(i))?;
-        acc.update(x.iter().copied().zip(y));
+        acc.update(x.into_iter().zip(y));
     }
     Ok(())
 }

@@ -9,10 +9,19 @@ use crate::options::{ErrorBounds, Method};
 
 /// The header of a new file.
 pub(super) fn header(columns: Vec<ColumnSpec>, method: MethodSpec) -> Header {
+    let event = columns
+        .iter()
+        .find(|c| {
+            c.name == EVENT_COLUMN
+                && matches!(c.storage, Storage::PassThrough)
+                && c.arrow_type().is_ok_and(|t| t.is_integer())
+        })
+        .map(|c| c.name.clone());
     Header {
         format: FORMAT_VERSION,
         tool: format!("baler-arrow {}", env!("CARGO_PKG_VERSION")),
         columns,
+        event,
         method,
     }
 }

@@ -12,6 +12,7 @@ mod scan;
 
 use std::path::Path;
 
+use arrow::array::RecordBatch;
 use baler_udfs::format::Header;
 use serde::Serialize;
 
@@ -24,8 +25,6 @@ use crate::ingest::{self, ReadOptions};
 use crate::model::{Autoencoder, SelectedDevice, select_device};
 use crate::options::{CompressOptions, LatentStorage, Method};
 
-/// Rows of the training sample used to estimate sizes.
-pub const ESTIMATE_ROWS: usize = 65_536;
 /// Rows used to train the candidate models when the latent size is chosen on a sample.
 pub const SEARCH_TRAIN_ROWS: usize = 32_768;
 /// Latent sizes tried under error bounds when `--latent` is not given.
@@ -116,7 +115,7 @@ fn fit_scan(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitt
     let methods = match (options.method, &options.bounds) {
         (Some(m), _) => vec![m],
         (None, None) => vec![Method::Ae],
-        (None, Some(_)) => vec![Method::Predict, Method::Ae],
+        (None, Some(_)) => vec![Method::Predict, Method::Residual],
     };
     let sample = Sample::new(scan);
     let candidates = methods
@@ -132,17 +131,17 @@ fn fit_scan(input: &Path, scan: &Scan, options: &CompressOptions) -> Result<Fitt
     Ok(fitted)
 }
 
-/// The first [`ESTIMATE_ROWS`] sample rows of the model columns, to estimate sizes on.
-struct Sample {
-    values: Vec<Vec<f64>>,
+/// The first rows of the input, to estimate sizes on.
+struct Sample<'a> {
+    batch: &'a RecordBatch,
     /// Rows of the whole input.
     total_rows: u64,
 }
 
-impl Sample {
-    fn new(scan: &Scan) -> Self {
+impl<'a> Sample<'a> {
+    fn new(scan: &'a Scan) -> Self {
         Self {
-            values: scan.model_sample(ESTIMATE_ROWS),
+            batch: &scan.head,
             total_rows: scan.rows,
         }
     }
@@ -166,7 +165,7 @@ fn keep_smallest(
                 &fitted.header,
                 fitted.autoencoder.as_ref(),
                 &fitted.weights,
-                &sample.values,
+                sample.batch,
                 sample.total_rows,
             )?;
             let ae = fitted.header.method.ae();

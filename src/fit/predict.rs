@@ -37,6 +37,8 @@ use crate::options::{CompressOptions, Method};
 pub const FIT_ROWS: usize = 16_384;
 /// Feature counts of the sparse fits tried besides the fit on every feature.
 const SPARSE_FEATURES: [usize; 3] = [1, 3, 8];
+/// Significant digits tried for a chosen predictor's numbers (the header is smaller with fewer).
+const ROUNDED_DIGITS: [usize; 4] = [2, 4, 6, 9];
 /// Linear residual entropy (bits per row) below which no network is tried.
 const NETWORK_MIN_BITS: f64 = 1.0;
 
@@ -209,23 +211,28 @@ pub fn fit(
                 }]
             };
             for predictor in fits {
-                let compiled = Compiled::new(predictor, None);
-                let bits = residual_bits(c, &compiled, &inputs, 0..rows);
-                let cost = bits * total_rows as f64 / 8.0 + header_bytes(&compiled.predictor);
-                if best.as_ref().is_none_or(|(_, b)| cost < b.cost) {
-                    let predictor = compiled.predictor;
-                    best = Some((
-                        *column,
-                        Candidate {
-                            predictor,
-                            bits,
-                            cost,
-                        },
-                    ));
+                let candidate = score(c, predictor, &inputs, rows, total_rows);
+                if best.as_ref().is_none_or(|(_, b)| candidate.cost < b.cost) {
+                    best = Some((*column, candidate));
                 }
             }
         }
-        let (column, candidate) = best.expect("a column is left to code");
+        let (column, mut candidate) = best.expect("a column is left to code");
+        // The same predictor with its numbers written with fewer digits, when the header bytes
+        // that saves outweigh the residual bits it costs.
+        for digits in ROUNDED_DIGITS {
+            let c = &columns[column];
+            let rounded = score(
+                c,
+                rounded(&candidate.predictor, digits),
+                &inputs,
+                rows,
+                total_rows,
+            );
+            if rounded.cost < candidate.cost {
+                candidate = rounded;
+            }
+        }
         coded.push(column);
         chosen.push(candidate);
         if learn {
@@ -268,6 +275,7 @@ pub fn fit(
         }
         predictors.push(predictor);
     }
+    tensors.sort_by(|a: &(String, _), b| a.0.cmp(&b.0));
     let weights = if tensors.is_empty() {
         Vec::new()
     } else {
@@ -426,6 +434,46 @@ fn strongest(gram: &[Vec<f64>], b: &[f64], w: &[f64], m: usize) -> Vec<f64> {
         out[i] = v;
     }
     out
+}
+
+/// A candidate's residual bits on the first `rows` sample rows and its cost over the file.
+fn score(
+    c: &Column,
+    predictor: Predictor,
+    inputs: &HashMap<(&str, Domain), Vec<f64>>,
+    rows: usize,
+    total_rows: u64,
+) -> Candidate {
+    let compiled = Compiled::new(predictor, None);
+    let bits = residual_bits(c, &compiled, inputs, 0..rows);
+    let cost = bits * total_rows as f64 / 8.0 + header_bytes(&compiled.predictor);
+    Candidate {
+        predictor: compiled.predictor,
+        bits,
+        cost,
+    }
+}
+
+/// `p` with its intercept and weights rounded to `digits` significant decimal digits (shorter
+/// in the header).
+fn rounded(p: &Predictor, digits: usize) -> Predictor {
+    let round = |x: f64| -> f64 {
+        format!("{x:.*e}", digits.saturating_sub(1))
+            .parse()
+            .unwrap_or(x)
+    };
+    Predictor {
+        intercept: round(p.intercept),
+        features: p
+            .features
+            .iter()
+            .map(|f| Feature {
+                weight: round(f.weight),
+                ..f.clone()
+            })
+            .collect(),
+        ..p.clone()
+    }
 }
 
 /// The bytes of a predictor's header entry (JSON).

@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, ReadOptions};
 use crate::options::CompressOptions;
 
-/// Loads a saved model (`baler-arrow train`) and checks that it describes `input`'s columns;
-/// under `options.bounds`, its decoded columns get their bounds.
+/// Loads a saved model (`baler-arrow train`) and checks that it describes `input`'s columns.
+/// A model carries its bounds; only an autoencoder trained without any gets `options.bounds`.
 ///
 /// # Errors
 /// [`Error::ModelFile`] for a file that is not a model, [`Error::ModelMismatch`] naming the
@@ -21,8 +21,10 @@ pub fn load(
     read: &ReadOptions,
     options: &CompressOptions,
 ) -> Result<Fitted> {
-    let (model, mut header) = crate::model::saved::load(path, &selected_device(options)?.device)?;
-    if let Some(bounds) = &options.bounds {
+    let saved = crate::model::saved::load(path, &selected_device(options)?.device)?;
+    let mut header = saved.header;
+    let unbounded = header.columns.iter().all(|c| c.bound.is_none());
+    if let Some(bounds) = options.bounds.as_ref().filter(|_| unbounded) {
         for c in &mut header.columns {
             if matches!(c.storage, Storage::Decoded { .. }) {
                 let dt = c.arrow_type().map_err(compress_err(path))?;
@@ -74,6 +76,5 @@ pub fn load(
             )));
         }
     }
-    let weights = model.decoder_bytes()?;
-    Ok(Fitted::new(Some(model), header, weights))
+    Ok(Fitted::new(saved.autoencoder, header, saved.weights))
 }

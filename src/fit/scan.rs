@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::util::display::array_value_to_string;
 
@@ -19,7 +19,13 @@ pub struct Scan {
     pub pass_through: Vec<usize>,
     /// Indices of the other columns, with their statistics and first value.
     pub candidates: Vec<Candidate>,
+    /// The first rows of the input, every column ([`HEAD_ROWS`] at most): what size estimates
+    /// encode.
+    pub head: RecordBatch,
 }
+
+/// Rows of the input kept whole in [`Scan::head`].
+pub const HEAD_ROWS: usize = 65_536;
 
 impl Scan {
     /// The first `rows` sample rows of the model columns (the candidates that are not
@@ -91,9 +97,16 @@ pub fn scan(
         })
         .collect();
     let mut rows = 0u64;
+    let mut head = Vec::new();
     progress.start("scan", reader.total_rows());
     for batch in reader {
         let batch = batch?;
+        let room = HEAD_ROWS
+            .saturating_sub(rows as usize)
+            .min(batch.num_rows());
+        if room > 0 {
+            head.push(batch.slice(0, room));
+        }
         for c in &mut candidates {
             let column = batch.column(c.index);
             if c.first.is_none() && !column.is_empty() {
@@ -128,6 +141,7 @@ pub fn scan(
         }
     }
     Ok(Scan {
+        head: arrow::compute::concat_batches(&schema, &head)?,
         schema,
         rows,
         pass_through,

@@ -124,8 +124,9 @@ fn parquet_table(path: &Path) -> Result<TableSummary> {
 fn compressed_summary(metadata: &parquet::file::metadata::ParquetMetaData) -> Option<String> {
     use baler_udfs::Error as CodecError;
     use baler_udfs::codec::Codec;
-    use baler_udfs::format::MethodSpec;
-    match Codec::from_parquet_metadata(metadata) {
+    use baler_udfs::format::{Footer, MethodSpec};
+    let kv = baler_udfs::file::key_values(metadata);
+    match Footer::from_metadata(&kv).and_then(|f| Codec::try_new(&f)) {
         Err(CodecError::NotCompressed) => None,
         Err(e) => Some(format!("baler-compressed but not decodable: {e}")),
         Ok(codec) => {

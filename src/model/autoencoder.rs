@@ -96,9 +96,17 @@ impl Autoencoder {
     /// # Errors
     /// Candle errors copying the weights from the device, or serialising them.
     pub fn decoder_bytes(&self) -> candle_core::Result<Vec<u8>> {
-        let tensors = self.cpu_tensors(&format!("{DECODER_TENSOR_PREFIX}."))?;
-        safetensors::serialize(tensors, None)
-            .map_err(|e| candle_core::Error::Msg(format!("cannot save the decoder: {e}")))
+        self.tensor_bytes(&format!("{DECODER_TENSOR_PREFIX}."))
+    }
+
+    /// The weights whose names start with `prefix`, as safetensors bytes in name order (`""`:
+    /// every weight, what a model file saves).
+    ///
+    /// # Errors
+    /// Candle errors copying the weights from the device, or serialising them.
+    pub fn tensor_bytes(&self, prefix: &str) -> candle_core::Result<Vec<u8>> {
+        safetensors::serialize(self.cpu_tensors(prefix)?, None)
+            .map_err(|e| candle_core::Error::Msg(format!("cannot save the weights: {e}")))
     }
 }
 

@@ -1,33 +1,41 @@
-//! A trained model saved on its own (`baler-arrow train`): safetensors with every weight and the
-//! JSON header (columns, normalisation, architecture) in the safetensors metadata.
+//! A trained model saved on its own (`baler-arrow train`): safetensors with every weight (the
+//! autoencoder's encoder and decoder, or the predictors' networks) and the JSON header
+//! (columns, bounds, method, normalisation) in the safetensors metadata.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use baler_udfs::format::{HEADER_KEY, Header};
+use baler_udfs::format::{HEADER_KEY, Header, decoding_weights, read_model};
 use candle_core::{Device, Var};
 use candle_nn::VarMap;
+use safetensors::SafeTensors;
 
 use super::Autoencoder;
 use crate::error::{Error, Result};
 use crate::output::AtomicFile;
 
-/// Writes `model` and its header to `path` (atomically).
+/// Writes a model file: `tensors` (every weight, safetensors bytes) with `header` in their
+/// metadata, at `path` (atomically).
 ///
 /// # Errors
-/// [`Error::Write`] and serialisation failures.
-pub fn save(path: &Path, model: &Autoencoder, header: &Header, force: bool) -> Result<()> {
+/// [`Error::ModelFile`] for weights that are not safetensors, [`Error::Write`].
+pub fn save(path: &Path, header: &Header, tensors: &[u8], force: bool) -> Result<()> {
     let model_err = |message: String| Error::ModelFile {
         path: path.to_owned(),
         message,
     };
     let json = serde_json::to_string(header).map_err(|e| model_err(e.to_string()))?;
-    let tensors = model.cpu_tensors("")?;
-    let bytes = safetensors::serialize(
-        tensors,
-        Some(HashMap::from([(HEADER_KEY.to_owned(), json)])),
-    )
+    let metadata = Some(HashMap::from([(HEADER_KEY.to_owned(), json)]));
+    let bytes = if tensors.is_empty() {
+        let none: Vec<(String, safetensors::tensor::TensorView)> = Vec::new();
+        safetensors::serialize(none, metadata)
+    } else {
+        let parsed = SafeTensors::deserialize(tensors).map_err(|e| model_err(e.to_string()))?;
+        let mut views = parsed.tensors();
+        views.sort_by(|a, b| a.0.cmp(&b.0));
+        safetensors::serialize(views, metadata)
+    }
     .map_err(|e| model_err(e.to_string()))?;
     let mut file = AtomicFile::create(path, force)?;
     file.file()
@@ -39,11 +47,19 @@ pub fn save(path: &Path, model: &Autoencoder, header: &Header, force: bool) -> R
     file.commit()
 }
 
+/// A model file read back: its header, its decoding weights (as files embed them) and, for
+/// method `ae`, the autoencoder (encoder included) on `device`.
+pub struct Saved {
+    pub header: Header,
+    pub weights: Vec<u8>,
+    pub autoencoder: Option<Autoencoder>,
+}
+
 /// Reads a model written by [`save`].
 ///
 /// # Errors
 /// [`Error::Open`], and [`Error::ModelFile`] for anything that is not such a model.
-pub fn load(path: &Path, device: &Device) -> Result<(Autoencoder, Header)> {
+pub fn load(path: &Path, device: &Device) -> Result<Saved> {
     let model_err = |message: String| Error::ModelFile {
         path: path.to_owned(),
         message,
@@ -52,32 +68,35 @@ pub fn load(path: &Path, device: &Device) -> Result<(Autoencoder, Header)> {
         path: path.to_owned(),
         source,
     })?;
-    let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| model_err(format!("not a safetensors file: {e}")))?;
-    let json = metadata
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(HEADER_KEY))
-        .ok_or_else(|| {
-            model_err(format!(
-                "no `{HEADER_KEY}` in its metadata: not a baler-arrow model"
-            ))
-        })?;
-    let header: Header = serde_json::from_str(json).map_err(|e| model_err(e.to_string()))?;
-    header.validate().map_err(|e| model_err(e.to_string()))?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device)?;
-    let vars = VarMap::new();
-    {
-        let mut data = vars.data().lock().expect("unpoisoned");
-        for (name, tensor) in tensors {
-            data.insert(name, Var::from_tensor(&tensor)?);
+    let header = read_model(&bytes).map_err(|e| {
+        model_err(match e {
+            baler_udfs::Error::MissingKey(key) => {
+                format!("no `{key}` in its metadata: not a baler-arrow model")
+            }
+            e => e.to_string(),
+        })
+    })?;
+    let weights = decoding_weights(&bytes).map_err(|e| model_err(e.to_string()))?;
+    let autoencoder = match header.method.ae() {
+        None => None,
+        Some(spec) => {
+            let tensors = candle_core::safetensors::load_buffer(&bytes, device)?;
+            let vars = VarMap::new();
+            {
+                let mut data = vars.data().lock().expect("unpoisoned");
+                for (name, tensor) in tensors {
+                    data.insert(name, Var::from_tensor(&tensor)?);
+                }
+            }
+            Some(
+                Autoencoder::from_vars(&spec.model, vars, device)
+                    .map_err(|e| model_err(e.to_string()))?,
+            )
         }
-    }
-    let spec = header
-        .method
-        .ae()
-        .ok_or_else(|| model_err("not an autoencoder".into()))?;
-    let model =
-        Autoencoder::from_vars(&spec.model, vars, device).map_err(|e| model_err(e.to_string()))?;
-    Ok((model, header))
+    };
+    Ok(Saved {
+        header,
+        weights,
+        autoencoder,
+    })
 }

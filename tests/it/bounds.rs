@@ -4,17 +4,17 @@
 
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, UInt64Type};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
 use baler_arrow::compress::{self, CompressReport};
 use baler_arrow::decode;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::options::{CompressOptions, ErrorBounds, LatentStorage, Method};
 use baler_arrow::progress::NoProgress;
-use baler_udfs::codec::Codec;
+use baler_udfs::codec::StreamKind;
+use baler_udfs::file::CompressedFile;
 use baler_udfs::quantise::{Bound, half_ulp};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::common::{baler, data, read_jets, read_parquet};
 use crate::compress::{generated, options, options_with_latent};
@@ -116,11 +116,9 @@ fn latents_rounded_to_few_mantissa_bits_and_noisy_training_keep_the_bounds() {
     options.train.latent_noise_bits = Some(3);
     let report = check_bounds(&jets, dir.path(), &options, "rounded");
     assert_eq!(report.latent_type, "Float32 (3 mantissa bits)");
-    let stored = read_parquet(&dir.path().join("rounded.baler.parquet"));
+    let streams = streams(&dir.path().join("rounded.baler.parquet"));
     for i in 0..report.latent {
-        let z = stored
-            .column_by_name(&format!("baler_z{i}"))
-            .unwrap()
+        let z = stream(&streams, &format!("latent {i}"), StreamKind::Latent)
             .as_primitive::<Float32Type>();
         // Only the 3 highest of 23 mantissa bits are set.
         assert!(
@@ -130,6 +128,28 @@ fn latents_rounded_to_few_mantissa_bits_and_noisy_training_keep_the_bounds() {
         );
         assert!(z.values().iter().any(|z| z.to_bits() & (1 << 20) != 0));
     }
+}
+
+/// Every stream of a compressed file's only block, decoded as stored.
+fn streams(path: &Path) -> Vec<(String, StreamKind, ArrayRef)> {
+    let file = CompressedFile::open(path).unwrap();
+    assert_eq!(file.blocks.len(), 1);
+    file.codec
+        .decode_streams(&file.read_block(0).unwrap())
+        .unwrap()
+}
+
+/// The stream of `column` of the given kind.
+fn stream<'a>(
+    streams: &'a [(String, StreamKind, ArrayRef)],
+    column: &str,
+    kind: StreamKind,
+) -> &'a ArrayRef {
+    &streams
+        .iter()
+        .find(|(c, k, _)| c == column && *k == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} stream for `{column}`"))
+        .2
 }
 
 #[test]
@@ -144,12 +164,10 @@ fn exact_identities_leave_all_zero_residuals() {
         &bounded(Method::Predict, "all=1e-3rel", 1),
     )
     .unwrap();
-    let stored = read_parquet(&out);
+    let streams = streams(&out);
     let zero = |column: &str| {
-        stored
-            .column_by_name(&format!("baler_r_{column}"))
-            .unwrap()
-            .as_primitive::<UInt64Type>()
+        stream(&streams, column, StreamKind::Residual)
+            .as_primitive::<Int64Type>()
             .values()
             .iter()
             .all(|q| *q == 0)
@@ -184,16 +202,32 @@ fn exact_identities_leave_all_zero_residuals() {
     assert!(!zero("pt") && !zero("phi"));
 }
 
-/// Decodes `path` batch by batch with `batch_rows` rows per batch.
-fn decode_with_batches(path: &Path, batch_rows: usize) -> Vec<RecordBatch> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap())
-        .unwrap()
-        .with_batch_size(batch_rows);
-    let codec = Codec::from_parquet_metadata(builder.metadata()).unwrap();
-    builder
-        .build()
-        .unwrap()
-        .map(|b| codec.decode_batch(&b.unwrap()).unwrap())
+/// Compresses `input` into `path` in blocks of `block_rows` rows, then decodes it block by
+/// block.
+fn decode_with_blocks(
+    input: &Path,
+    path: &Path,
+    options: &CompressOptions,
+    block_rows: usize,
+) -> Vec<RecordBatch> {
+    let read = ReadOptions::default().with_batch_rows(block_rows);
+    compress::compress(
+        input,
+        path,
+        &read,
+        &CompressOptions {
+            force: true,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    let file = CompressedFile::open(path).unwrap();
+    assert_eq!(
+        file.blocks.len() as u64,
+        file.rows().div_ceil(block_rows as u64)
+    );
+    (0..file.blocks.len())
+        .map(|b| file.decode_block(b).unwrap())
         .collect()
 }
 
@@ -205,18 +239,18 @@ fn concat(batches: &[RecordBatch]) -> RecordBatch {
 fn decoding_gives_the_same_bits_through_every_path() {
     let dir = tempfile::tempdir().unwrap();
     let jets = generated(dir.path(), "jets.parquet", 3000, 8);
-    let read = ReadOptions::default();
     for method in [Method::Ae, Method::Predict] {
         let out = dir.path().join(format!("{}.baler.parquet", method.name()));
-        compress::compress(&jets, &out, &read, &bounded(method, "all=1e-3rel", 2)).unwrap();
-        let reference = concat(&decode_with_batches(&out, 65_536));
-        for rows in [1, 7, 1000] {
+        let options = bounded(method, "all=1e-3rel", 2);
+        let other = dir.path().join("other.baler.parquet");
+        for rows in [7, 1000] {
             assert_eq!(
-                concat(&decode_with_batches(&out, rows)),
-                reference,
-                "{method:?}: batches of {rows}"
+                concat(&decode_with_blocks(&jets, &other, &options, rows)),
+                concat(&decode_with_blocks(&jets, &out, &options, 65_536)),
+                "{method:?}: blocks of {rows}"
             );
         }
+        let reference = concat(&decode_with_blocks(&jets, &out, &options, 65_536));
         // SQL, on 1 and 4 partitions, gives the same values too.
         for partitions in [1, 4] {
             let ctx = SessionContext::new_with_config(
@@ -288,8 +322,9 @@ fn a_predictor_network_keeps_the_bounds_and_decodes_alike_in_any_batches() {
     let options = bounded(Method::Predict, "all=1e-3rel", 1);
     check_bounds(&input, dir.path(), &options, "net");
     let out = dir.path().join("net.baler.parquet");
-    let codec = Codec::open(&out).unwrap();
-    let network = codec
+    let file = CompressedFile::open(&out).unwrap();
+    let network = file
+        .codec
         .header()
         .method
         .predictors()
@@ -309,12 +344,13 @@ fn a_predictor_network_keeps_the_bounds_and_decodes_alike_in_any_batches() {
         std::fs::metadata(&out).unwrap().len() < plain.sizes.output_bytes,
         "the network does not pay"
     );
-    let reference = concat(&decode_with_batches(&out, 65_536));
-    for rows in [1, 7, 1000] {
+    let reference = concat(&decode_with_blocks(&input, &out, &options, 65_536));
+    for rows in [7, 1000] {
+        let other = dir.path().join("other.baler.parquet");
         assert_eq!(
-            concat(&decode_with_batches(&out, rows)),
+            concat(&decode_with_blocks(&input, &other, &options, rows)),
             reference,
-            "batches of {rows}"
+            "blocks of {rows}"
         );
     }
 }
@@ -360,7 +396,50 @@ fn the_json_report_gives_the_bytes_of_each_part_and_the_methods_tried() {
             .iter()
             .any(|e| e["method"].as_str().unwrap().starts_with(m))
     };
-    assert!(tried("predict") && tried("ae"), "{estimates:?}");
+    assert!(tried("predict") && tried("residual"), "{estimates:?}");
+    let smallest = estimates
+        .iter()
+        .min_by_key(|e| e["bytes"].as_u64().unwrap())
+        .unwrap();
+    assert!(
+        smallest["method"]
+            .as_str()
+            .unwrap()
+            .starts_with(report["method"].as_str().unwrap()),
+        "{report}"
+    );
+    let bounds = report["bounds"].as_array().unwrap();
+    assert!(bounds.contains(&serde_json::json!(["pt", "0.001rel"])));
+    assert!(bounds.contains(&serde_json::json!(["eta", "0.01rel"])));
+    assert!(bounds.contains(&serde_json::json!(["mMuonMultiplicity", "exact"])));
+}
+
+#[test]
+fn the_autoencoder_under_bounds_tries_every_latent_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 2000, 4);
+    let out = dir.path().join("jets.baler.parquet");
+    let result = baler(&[
+        "compress",
+        jets.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--method",
+        "ae",
+        "--error-bound",
+        "all=1e-2rel",
+        "--epochs",
+        "1",
+        "--no-fallback",
+        "--json",
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        crate::common::stderr(&result)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let estimates = report["estimates"].as_array().unwrap();
     // The autoencoder's final model was tried with each latent storage.
     let storages: Vec<&str> = estimates
         .iter()
@@ -379,21 +458,6 @@ fn the_json_report_gives_the_bytes_of_each_part_and_the_methods_tried() {
             "Float32"
         ]
     );
-    let smallest = estimates
-        .iter()
-        .min_by_key(|e| e["bytes"].as_u64().unwrap())
-        .unwrap();
-    assert!(
-        smallest["method"]
-            .as_str()
-            .unwrap()
-            .starts_with(report["method"].as_str().unwrap()),
-        "{report}"
-    );
-    let bounds = report["bounds"].as_array().unwrap();
-    assert!(bounds.contains(&serde_json::json!(["pt", "0.001rel"])));
-    assert!(bounds.contains(&serde_json::json!(["eta", "0.01rel"])));
-    assert!(bounds.contains(&serde_json::json!(["mMuonMultiplicity", "exact"])));
 }
 
 #[test]

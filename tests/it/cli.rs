@@ -220,6 +220,7 @@ fn compress_json_and_inspect_describe_the_compressed_file() {
         "1",
         "--epochs",
         "2",
+        "--no-fallback",
         "--json",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
@@ -243,7 +244,7 @@ fn compress_json_and_inspect_describe_the_compressed_file() {
     let run = baler(&["inspect", out.to_str().unwrap()]);
     let text = String::from_utf8(run.stdout).unwrap();
     assert!(
-        text.contains("    baler-compressed (format 2, method `ae`): 1 latents decode 2 of 3 columns; trained 2 epochs on 2165 rows\n"),
+        text.contains("    baler-compressed (format 3, method `ae`): 1 latents decode 2 of 3 columns; trained 2 epochs on 2165 rows\n"),
         "{text}"
     );
 }

@@ -11,9 +11,9 @@ use baler_arrow::decode;
 use baler_arrow::generate::write_parquet;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::model::TrainConfig;
-use baler_arrow::options::{CompressOptions, LatentSize};
+use baler_arrow::options::{CompressOptions, LatentSize, Method};
 use baler_arrow::progress::NoProgress;
-use baler_udfs::format::{DECODER_KEY, FORMAT_KEY};
+use baler_udfs::format::{FORMAT_KEY, Footer, HEADER_KEY, WEIGHTS_KEY};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use parquet::file::reader::FileReader;
@@ -21,9 +21,13 @@ use parquet::file::serialized_reader::SerializedFileReader;
 
 use crate::common::{baler, data, read_jets, read_parquet, stderr, write_table};
 
-/// Default options, trained for `epochs`.
+/// The autoencoder without bounds (the Baler paper's mode), trained for `epochs`, writing its
+/// file even where lossless Parquet would be smaller.
 pub fn options(epochs: usize) -> CompressOptions {
     CompressOptions {
+        method: Some(Method::Ae),
+        bounds: None,
+        fallback_lossless: false,
         train: TrainConfig {
             epochs,
             ..TrainConfig::default()
@@ -126,14 +130,16 @@ fn the_footer_carries_the_format_header_and_decoder() {
     )
     .unwrap();
     let kv = footer(&out);
-    assert_eq!(kv[FORMAT_KEY], "2");
-    let header: serde_json::Value = serde_json::from_str(&kv["baler.header"]).unwrap();
+    assert_eq!(kv[FORMAT_KEY], "3");
+    let header = header_json(&out);
     assert_eq!(header["method"], "ae");
     assert_eq!(header["model"]["hidden"], serde_json::json!([200, 100, 50]));
     assert_eq!(header["training"]["epochs"], 2);
     // ttbar has 40 jet columns: 8 are constant in this sample, 32 go through the model.
     assert_eq!((report.decoded_columns, report.constant.len()), (32, 8));
     assert_eq!(report.latent, 11);
+    assert_eq!(header["latent"]["columns"].as_array().unwrap().len(), 11);
+    // One row per block: its rows, its event range and its data.
     let stored = read_parquet(&out);
     let names: Vec<_> = stored
         .schema()
@@ -141,17 +147,14 @@ fn the_footer_carries_the_format_header_and_decoder() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    assert_eq!(names[0], "event");
-    assert_eq!(names.len(), 1 + 11);
-    assert!(
-        names[1..]
-            .iter()
-            .enumerate()
-            .all(|(i, n)| *n == format!("baler_z{i}"))
+    assert_eq!(
+        names,
+        ["baler_rows", "event_min", "event_max", "baler_data"]
     );
-    // The decoder (~100 kB of base64 for the paper model) is counted in the output size.
-    assert!(kv[DECODER_KEY].len() > 50_000);
-    assert!(report.sizes.output_bytes > kv[DECODER_KEY].len() as u64);
+    assert_eq!(stored.num_rows(), 1);
+    // The decoder (~100 kB compressed for the paper model) is counted in the output size.
+    assert!(kv[WEIGHTS_KEY].len() > 50_000);
+    assert!(report.sizes.output_bytes > kv[WEIGHTS_KEY].len() as u64);
 }
 
 #[test]
@@ -252,6 +255,8 @@ fn a_trained_model_compresses_another_file_and_refuses_a_different_one() {
         a.to_str().unwrap(),
         "-o",
         model.to_str().unwrap(),
+        "--method",
+        "ae",
         "--epochs",
         "2",
         "-q",
@@ -379,18 +384,59 @@ fn bad_inputs_give_clear_errors_and_no_file() {
     );
 }
 
-/// Rewrites a compressed file with one footer entry replaced.
+/// Rewrites a compressed file with one footer entry replaced (one block per row group, as
+/// the format has it).
 pub fn with_footer_entry(src: &Path, dst: &Path, key: &str, value: &str) {
     let kv = footer(src);
     let table = read_parquet(src);
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(dst).unwrap(), table.schema(), None).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1))
+        .build();
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(dst).unwrap(),
+        table.schema(),
+        Some(props),
+    )
+    .unwrap();
     w.write(&table).unwrap();
     for (k, v) in kv.into_iter().filter(|(k, _)| k.starts_with("baler.")) {
         let v = if k == key { value.to_owned() } else { v };
         w.append_key_value_metadata(KeyValue::new(k, v));
     }
     w.close().unwrap();
+}
+
+/// A compressed file's header, as JSON.
+pub fn header_json(path: &Path) -> serde_json::Value {
+    let footer = Footer::from_metadata(&footer(path)).unwrap();
+    serde_json::to_value(&footer.header).unwrap()
+}
+
+/// Rewrites a compressed file with its header changed by `edit` (on its JSON, then packed as
+/// the format packs it).
+pub fn with_header(src: &Path, dst: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let old = Footer::from_metadata(&footer(src)).unwrap();
+    let mut json = serde_json::to_value(&old.header).unwrap();
+    edit(&mut json);
+    let new = Footer {
+        header: serde_json::from_value(json).unwrap(),
+        weights: old.weights,
+    };
+    let entries = new.entries().unwrap();
+    let (_, packed) = entries.iter().find(|(k, _)| k == HEADER_KEY).unwrap();
+    with_footer_entry(src, dst, HEADER_KEY, packed);
+}
+
+/// `text` (base64) with one character near `at` changed.
+pub fn flip_char(text: &str, at: usize) -> String {
+    let mut t = text.to_owned();
+    let replacement = if &t[at..at + 4] == "AAAA" {
+        "BBBB"
+    } else {
+        "AAAA"
+    };
+    t.replace_range(at..at + 4, replacement);
+    t
 }
 
 #[test]
@@ -411,16 +457,12 @@ fn decompress_refuses_unknown_versions_bad_checksums_and_plain_files() {
     with_footer_entry(&good, &version, FORMAT_KEY, "1");
     let checksum = dir.path().join("sum.parquet");
     let kv = footer(&good);
-    let mut decoder = kv[DECODER_KEY].clone();
-    decoder.replace_range(
-        100..104,
-        if &decoder[100..104] == "AAAA" {
-            "BBBB"
-        } else {
-            "AAAA"
-        },
+    with_footer_entry(
+        &good,
+        &checksum,
+        WEIGHTS_KEY,
+        &flip_char(&kv[WEIGHTS_KEY], 100),
     );
-    with_footer_entry(&good, &checksum, DECODER_KEY, &decoder);
     let plain = dir.path().join("plain.parquet");
     baler_arrow::convert::convert(
         &data("cms_nanoaod_small_dy.root"),
@@ -444,10 +486,12 @@ fn decompress_refuses_unknown_versions_bad_checksums_and_plain_files() {
     };
     assert_eq!(
         decompress(&version),
-        "  caused by: unsupported baler format version `1` (this build reads version 2)"
+        "  caused by: unsupported baler format version `1` (this build reads version 3)"
     );
     assert!(
-        decompress(&checksum).starts_with("  caused by: decoder checksum mismatch: footer says ")
+        decompress(&checksum).starts_with("  caused by: footer entry `baler.weights` is damaged: "),
+        "{}",
+        decompress(&checksum)
     );
     assert_eq!(
         decompress(&plain),
@@ -479,5 +523,5 @@ fn compressed_files_open_in_pyarrow() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&run.stdout), "537 baler_z0\n");
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "1 event_min\n");
 }

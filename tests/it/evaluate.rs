@@ -258,7 +258,7 @@ fn evaluate_refuses_a_compressed_file_of_other_data() {
 }
 
 #[test]
-fn compress_falls_back_to_lossless_when_asked() {
+fn compress_falls_back_to_lossless_unless_told_not_to() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ttbar.parquet");
     let input = data("cms_nanoaod_2015_ttbar.root");
@@ -267,10 +267,10 @@ fn compress_falls_back_to_lossless_when_asked() {
         input.to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
+        "--method",
+        "ae",
         "--epochs",
         "1",
-        "--fallback",
-        "lossless",
         "--json",
     ]);
     assert!(run.status.success(), "{}", stderr(&run));
@@ -293,8 +293,11 @@ fn compress_falls_back_to_lossless_when_asked() {
         input.to_str().unwrap(),
         "-o",
         dir.path().join("ae.parquet").to_str().unwrap(),
+        "--method",
+        "ae",
         "--epochs",
         "1",
+        "--no-fallback",
         "-q",
     ]);
     assert!(

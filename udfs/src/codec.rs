@@ -1,16 +1,15 @@
-//! Decoding stored batches (pass-through and latent columns) back to the original columns.
+//! Blocks ↔ original columns: the codec encodes a batch of original rows into one block of
+//! streams and decodes a block back, with the same code on both sides.
+//!
+//! A block's streams, in order (see `docs/format.md`):
+//! 1. each pass-through column, in header order: its values and its nulls;
+//! 2. method `ae`: each latent (Float32 or Float16);
+//! 3. each bounded model column, in header order: its residuals `q` (Int64).
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, PrimitiveArray, RecordBatch, StringArray, UInt64Array,
-};
-use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Field, Float16Type, Float32Type, Schema, SchemaRef, UInt64Type,
-};
-use parquet::file::metadata::ParquetMetaData;
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Float16Type, Float32Type, Float64Type, Schema, SchemaRef};
 
 use crate::error::{Error, Result};
 use crate::exact::ExactDense;
@@ -19,9 +18,10 @@ use crate::format::{
 };
 use crate::normalise::Normalisation;
 use crate::predictor::{Compiled, feature_input};
-use crate::quantise::{Quantiser, unzigzag, zigzag};
+use crate::quantise::Quantiser;
+use crate::stream;
 
-/// A compressed file's header and model, ready to decode (and encode) its batches.
+/// A compressed file's header and model, ready to decode (and encode) its blocks.
 ///
 /// All predictions are computed bit-exactly ([`crate::exact`]), so the residuals written at
 /// compression time decode to the same values on any machine.
@@ -31,32 +31,29 @@ pub struct Codec {
     schema: SchemaRef,
     /// The model columns (decoded or predicted), in header order.
     columns: Vec<ModelColumn>,
+    /// Header indices of the pass-through columns.
+    pass_through: Vec<usize>,
     model: Model,
-    /// The stored inputs ([`Header::model_inputs`]): latents, then one residual per bounded
-    /// model column, in `columns` order.
-    inputs: Vec<(String, DataType)>,
 }
 
-/// One model column: where it sits in the header, its grid and where its residual is stored.
+/// One model column: where it sits in the header, and its grid when it has a bound.
 #[derive(Debug, Clone)]
 struct ModelColumn {
     /// Index among the header's columns.
     index: usize,
-    /// The grid of a column with an error bound.
     quantiser: Option<Quantiser>,
-    /// A bounded column's position among the residual inputs.
-    residual: Option<usize>,
 }
 
 /// What predicts the model columns.
 #[derive(Debug, Clone)]
 enum Model {
-    /// Method `ae`: the decoder, and for each model column (in `columns` order) its decoder
-    /// output and normalisation.
+    /// Method `ae`: the decoder, the latents' type, and for each model column (in `columns`
+    /// order) its decoder output and normalisation.
     Decoder {
         net: ExactDense,
-        outputs: Vec<(usize, Normalisation)>,
         latents: usize,
+        latent_type: DataType,
+        outputs: Vec<(usize, Normalisation)>,
     },
     /// Methods `predict` and `residual`: the predictors, in coding order.
     Predictors(Vec<Step>),
@@ -71,8 +68,42 @@ struct Step {
     predictor: Compiled,
 }
 
-/// Where the residuals come from: the stored columns (decoding; one per bounded model
-/// column, in order), or the original values (encoding, which computes them).
+/// A block made by [`Codec::encode_block`].
+#[derive(Debug, Clone)]
+pub struct EncodedBlock {
+    /// The block's bytes, as stored.
+    pub bytes: Vec<u8>,
+    /// What decoding the block gives: the original columns, bounded values on their grids.
+    pub decoded: RecordBatch,
+    /// The coded bytes of each stream, in block order.
+    pub streams: Vec<StreamSize>,
+}
+
+/// What a stream holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// A pass-through column's values.
+    PassThrough,
+    /// A pass-through column's nulls.
+    Nulls,
+    /// A latent of the autoencoder.
+    Latent,
+    /// A bounded model column's residuals.
+    Residual,
+}
+
+/// The coded size of one stream of a block.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamSize {
+    /// The original column (or `latent <i>`).
+    pub column: String,
+    pub kind: StreamKind,
+    pub bytes: usize,
+}
+
+/// Where the residuals come from: the block (decoding; one per bounded model column, in
+/// order), or the original values (encoding, which computes them).
 enum Residuals<'a> {
     Stored(Vec<Vec<i64>>),
     Encode(&'a [Vec<f64>]),
@@ -91,7 +122,6 @@ impl Codec {
             .iter()
             .map(|c| Ok(Field::new(&c.name, c.arrow_type()?, true)))
             .collect::<Result<Vec<_>>>()?;
-        let mut bounded = 0..;
         let columns = header
             .columns
             .iter()
@@ -102,26 +132,40 @@ impl Codec {
                     .bound
                     .map(|b| Quantiser::new(&c.name, b, &c.arrow_type()?))
                     .transpose()?;
-                Ok(ModelColumn {
-                    index,
-                    residual: quantiser.and_then(|_| bounded.next()),
-                    quantiser,
-                })
+                Ok(ModelColumn { index, quantiser })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let pass_through = header
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| matches!(c.storage, Storage::PassThrough))
+            .map(|(i, c)| {
+                let dt = c.arrow_type()?;
+                if stream::is_storable(&dt) {
+                    Ok(i)
+                } else {
+                    Err(Error::Header(format!(
+                        "pass-through column `{}` has type {dt}, which no stream holds",
+                        c.name
+                    )))
+                }
             })
             .collect::<Result<Vec<_>>>()?;
         let model = match &header.method {
             MethodSpec::Ae(ae) => Model::Decoder {
                 net: ExactDense::from_safetensors(
-                    &footer.decoder,
+                    &footer.weights,
                     DECODER_TENSOR_PREFIX,
                     &decoder_widths(&ae.model),
                     ae.model.negative_slope,
                 )?,
+                latents: ae.latent.columns.len(),
+                latent_type: ae.latent.arrow_type(),
                 outputs: columns
                     .iter()
                     .filter_map(|c| Normalisation::of_storage(&header.columns[c.index].storage))
                     .collect(),
-                latents: ae.latent.columns.len(),
             },
             MethodSpec::Predict(p) | MethodSpec::Residual(p) => {
                 let position = |name: &str| {
@@ -141,7 +185,7 @@ impl Codec {
                                     .iter()
                                     .map(|f| position(&f.column))
                                     .collect::<Result<_>>()?,
-                                predictor: Compiled::load(p, &footer.decoder)?,
+                                predictor: Compiled::load(p, &footer.weights)?,
                             })
                         })
                         .collect::<Result<_>>()?,
@@ -152,35 +196,9 @@ impl Codec {
             header: header.clone(),
             schema: Arc::new(Schema::new(fields)),
             columns,
+            pass_through,
             model,
-            inputs: header.model_inputs(),
         })
-    }
-
-    /// Reads the codec from a Parquet file's footer metadata.
-    ///
-    /// # Errors
-    /// See [`Footer::from_metadata`] and [`Codec::try_new`].
-    pub fn from_parquet_metadata(metadata: &ParquetMetaData) -> Result<Self> {
-        let kv: HashMap<String, String> = metadata
-            .file_metadata()
-            .key_value_metadata()
-            .into_iter()
-            .flatten()
-            .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
-            .collect();
-        Self::try_new(&Footer::from_metadata(&kv)?)
-    }
-
-    /// Opens a compressed Parquet file and reads its codec.
-    ///
-    /// # Errors
-    /// I/O and Parquet errors, and those of [`Codec::from_parquet_metadata`].
-    pub fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path)?;
-        let metadata =
-            parquet::file::metadata::ParquetMetaDataReader::new().parse_and_finish(&file)?;
-        Self::from_parquet_metadata(&metadata)
     }
 
     /// The file's header.
@@ -198,7 +216,12 @@ impl Codec {
         self.columns.iter().map(|c| c.index).collect()
     }
 
-    /// The number of latent inputs (0 but for method `ae`).
+    /// Header indices of the pass-through columns, in header order.
+    pub fn pass_through_columns(&self) -> &[usize] {
+        &self.pass_through
+    }
+
+    /// The number of latents (0 but for method `ae`).
     fn latents(&self) -> usize {
         match &self.model {
             Model::Decoder { latents, .. } => *latents,
@@ -206,61 +229,252 @@ impl Codec {
         }
     }
 
-    /// Decodes the columns that are not passed through (constant and model columns, in header
-    /// order) from the model inputs ([`Header::model_inputs`]: latents, then residuals), one
-    /// decoder pass for all of them.
-    ///
-    /// # Errors
-    /// [`Error::ColumnType`] for inputs of the wrong type.
-    pub fn decode_model_columns(&self, inputs: &[&ArrayRef]) -> Result<Vec<ArrayRef>> {
-        let k = self.latents().min(inputs.len());
-        let rows = inputs.first().map_or(0, |a| a.len());
-        let residuals = inputs[k..]
-            .iter()
-            .zip(&self.inputs[k..])
-            .map(|(a, (name, _))| {
-                Ok(values::<UInt64Type>(a, name)?
-                    .values()
-                    .iter()
-                    .map(|&z| unzigzag(z))
-                    .collect())
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let (recs, _) = self.reconstruct(&inputs[..k], rows, Residuals::Stored(residuals))?;
-        self.typed(recs, rows)
+    /// The number of streams in a block.
+    fn stream_count(&self) -> usize {
+        2 * self.pass_through.len() + self.latents() + self.bounded()
     }
 
-    /// Encoding: the residual columns (UInt64 [`zigzag`] codes, in [`Header::model_inputs`]
-    /// order) for the original values of the model columns (`originals[i]` for
-    /// [`Codec::model_columns`]`[i]`), given the latents; and the columns decoding will give (as
-    /// [`Codec::decode_model_columns`] returns them), computed by the same code.
+    /// The number of model columns with a bound (each has a residual stream).
+    fn bounded(&self) -> usize {
+        self.columns
+            .iter()
+            .filter(|c| c.quantiser.is_some())
+            .count()
+    }
+
+    /// Encodes one block: the original rows `batch` (every original column, in header order)
+    /// and, for method `ae`, their latents as they are to be stored (Float32 or Float16
+    /// arrays). Returns the block and the batch that decoding it will give, computed by the
+    /// same code.
     ///
     /// # Errors
-    /// [`Error::Bound`] for a value no grid point can hold.
-    pub fn encode_residuals(
+    /// [`Error::Bound`] for a value no grid point can hold, [`Error::ColumnType`] for a batch
+    /// that does not match the header, [`Error::Stream`] when a stream cannot be coded.
+    pub fn encode_block(&self, batch: &RecordBatch, latents: &[ArrayRef]) -> Result<EncodedBlock> {
+        let rows = batch.num_rows();
+        if batch.num_columns() != self.header.columns.len() {
+            return Err(Error::ColumnType {
+                column: "(batch)".into(),
+                expected: format!("{} columns", self.header.columns.len()),
+                found: format!("{} columns", batch.num_columns()),
+            });
+        }
+        if latents.len() != self.latents() {
+            return Err(Error::ColumnType {
+                column: "(latents)".into(),
+                expected: format!("{} latents", self.latents()),
+                found: format!("{}", latents.len()),
+            });
+        }
+        let originals = self
+            .columns
+            .iter()
+            .map(|c| f64_values(batch.column(c.index)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut streams = Vec::with_capacity(self.stream_count());
+        let mut sizes = Vec::with_capacity(self.stream_count());
+        let mut push = |bytes: Vec<u8>, column: &str, kind: StreamKind| {
+            sizes.push(StreamSize {
+                column: column.to_owned(),
+                kind,
+                bytes: bytes.len(),
+            });
+            streams.push(bytes);
+        };
+        for &i in &self.pass_through {
+            let column = self.checked(batch.column(i), i)?;
+            let [values, nulls] = if self.is_event(i) {
+                stream::encode_runs(column)?
+            } else {
+                stream::encode_array(column)?
+            };
+            let name = &self.header.columns[i].name;
+            push(values, name, StreamKind::PassThrough);
+            push(nulls, name, StreamKind::Nulls);
+        }
+        for (i, latent) in latents.iter().enumerate() {
+            let [values, _] = stream::encode_array(latent)?;
+            push(values, &format!("latent {i}"), StreamKind::Latent);
+        }
+        let (recs, residuals) = self.reconstruct(
+            &self.latent_values(latents)?,
+            rows,
+            Residuals::Encode(&originals),
+        )?;
+        let bounded = self.columns.iter().filter(|c| c.quantiser.is_some());
+        for (r, c) in residuals.iter().zip(bounded) {
+            push(
+                stream::encode_integers(r)?,
+                &self.header.columns[c.index].name,
+                StreamKind::Residual,
+            );
+        }
+        let pass = self.pass_through.iter().map(|&i| batch.column(i).clone());
+        let decoded = self.assemble(pass.collect(), recs, rows)?;
+        Ok(EncodedBlock {
+            bytes: stream::frame(rows, &streams),
+            decoded,
+            streams: sizes,
+        })
+    }
+
+    /// Decodes a block into the original columns.
+    ///
+    /// # Errors
+    /// [`Error::Block`] for a damaged block (checksum, framing), [`Error::Stream`] for a
+    /// damaged stream.
+    pub fn decode_block(&self, block: &[u8]) -> Result<RecordBatch> {
+        let all: Vec<usize> = (0..self.header.columns.len()).collect();
+        Ok(self.decode_projected(block, &all)?.0)
+    }
+
+    /// Decodes the original columns `projection` (header indices) of a block; the model
+    /// columns are decoded only when one of them is asked for. Returns the batch and whether
+    /// the model columns were decoded.
+    ///
+    /// # Errors
+    /// Those of [`Codec::decode_block`], and [`Error::MissingColumn`] for an index out of range.
+    pub fn decode_projected(
         &self,
-        latents: &[&ArrayRef],
-        originals: &[Vec<f64>],
-    ) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
-        let rows = originals.first().map_or(0, Vec::len);
-        let (recs, residuals) = self.reconstruct(latents, rows, Residuals::Encode(originals))?;
-        let arrays = residuals
-            .into_iter()
-            .map(|r| Arc::new(UInt64Array::from_iter_values(r.into_iter().map(zigzag))) as ArrayRef)
-            .collect();
-        Ok((arrays, self.typed(recs, rows)?))
+        block: &[u8],
+        projection: &[usize],
+    ) -> Result<(RecordBatch, bool)> {
+        if let Some(&i) = projection.iter().find(|&&i| i >= self.header.columns.len()) {
+            return Err(Error::MissingColumn(format!("column {i}")));
+        }
+        let (rows, streams) = stream::unframe(block, self.stream_count())?;
+        let mut streams = streams.into_iter();
+        let mut next = || streams.next().expect("unframe returns every stream");
+        let mut pass = Vec::with_capacity(self.pass_through.len());
+        for &i in &self.pass_through {
+            let (values, nulls) = (next(), next());
+            let dt = self.schema.field(i).data_type();
+            pass.push(if projection.contains(&i) {
+                self.decode_pass_through(i, values, nulls, rows)?
+            } else {
+                arrow::array::new_null_array(dt, rows)
+            });
+        }
+        let model = projection
+            .iter()
+            .any(|&i| self.header.columns[i].storage.is_model());
+        let recs = if model {
+            let latents = match &self.model {
+                Model::Decoder {
+                    latents,
+                    latent_type,
+                    ..
+                } => (0..*latents)
+                    .map(|_| stream::decode_array(next(), &[], latent_type, rows))
+                    .collect::<Result<Vec<_>>>()?,
+                Model::Predictors(_) => Vec::new(),
+            };
+            let residuals = (0..self.bounded())
+                .map(|_| stream::decode_integers::<i64>(next(), rows))
+                .collect::<Result<Vec<_>>>()?;
+            let latents = self.latent_values(&latents)?;
+            self.reconstruct(&latents, rows, Residuals::Stored(residuals))?
+                .0
+        } else {
+            vec![vec![0.0; rows]; self.columns.len()]
+        };
+        let batch = self.assemble(pass, recs, rows)?;
+        Ok((batch.project(projection)?, model))
+    }
+
+    /// Every stream of a block, decoded as it is stored (pass-through values and nulls, latents,
+    /// residuals as Int64), with the column it belongs to: for inspection and tests.
+    ///
+    /// # Errors
+    /// Those of [`Codec::decode_block`].
+    pub fn decode_streams(&self, block: &[u8]) -> Result<Vec<(String, StreamKind, ArrayRef)>> {
+        let (rows, streams) = stream::unframe(block, self.stream_count())?;
+        let mut streams = streams.into_iter();
+        let mut out = Vec::new();
+        for &i in &self.pass_through {
+            let (values, nulls) = (streams.next(), streams.next());
+            let (Some(values), Some(nulls)) = (values, nulls) else {
+                break;
+            };
+            let name = &self.header.columns[i].name;
+            out.push((
+                name.clone(),
+                StreamKind::PassThrough,
+                self.decode_pass_through(i, values, nulls, rows)?,
+            ));
+        }
+        if let Model::Decoder {
+            latents,
+            latent_type,
+            ..
+        } = &self.model
+        {
+            for (i, bytes) in streams.by_ref().take(*latents).enumerate() {
+                out.push((
+                    format!("latent {i}"),
+                    StreamKind::Latent,
+                    stream::decode_array(bytes, &[], latent_type, rows)?,
+                ));
+            }
+        }
+        let bounded = self.columns.iter().filter(|c| c.quantiser.is_some());
+        for (c, bytes) in bounded.zip(streams) {
+            let q = stream::decode_integers::<i64>(bytes, rows)?;
+            out.push((
+                self.header.columns[c.index].name.clone(),
+                StreamKind::Residual,
+                Arc::new(arrow::array::Int64Array::from(q)),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Whether header column `i` is the event index (stored as runs).
+    fn is_event(&self, i: usize) -> bool {
+        self.header.event.as_ref() == Some(&self.header.columns[i].name)
+    }
+
+    /// Pass-through column `i` from its two streams.
+    fn decode_pass_through(&self, i: usize, a: &[u8], b: &[u8], rows: usize) -> Result<ArrayRef> {
+        let dt = self.schema.field(i).data_type();
+        if self.is_event(i) {
+            stream::decode_runs(a, b, dt, rows)
+        } else {
+            stream::decode_array(a, b, dt, rows)
+        }
+    }
+
+    /// `array` when it has the type the header gives column `i`.
+    fn checked<'a>(&self, array: &'a ArrayRef, i: usize) -> Result<&'a ArrayRef> {
+        let dt = self.schema.field(i).data_type();
+        if array.data_type() == dt {
+            Ok(array)
+        } else {
+            Err(Error::ColumnType {
+                column: self.header.columns[i].name.clone(),
+                expected: dt.to_string(),
+                found: array.data_type().to_string(),
+            })
+        }
     }
 
     /// The decoded values of the model columns (as `f64`), and the residuals computed when
     /// encoding (in bounded-column order).
     fn reconstruct(
         &self,
-        latents: &[&ArrayRef],
+        latents: &[Vec<f32>],
         rows: usize,
         residuals: Residuals,
     ) -> Result<Reconstruction> {
         let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.columns.len()];
-        let mut computed: Vec<Vec<i64>> = vec![Vec::new(); self.columns.len()];
+        let mut computed: Vec<Option<Vec<i64>>> = vec![None; self.columns.len()];
+        let slots: Vec<Option<usize>> = {
+            let mut next = 0..;
+            self.columns
+                .iter()
+                .map(|c| c.quantiser.and_then(|_| next.next()))
+                .collect()
+        };
         // The decoded values of model column `v` from its predictions (in `domain`).
         let mut finish = |v: usize, predicted: Vec<f64>, domain: Domain| -> Result<Vec<f64>> {
             let column = &self.columns[v];
@@ -273,7 +487,7 @@ impl Codec {
             });
             match &residuals {
                 Residuals::Stored(stored) => {
-                    let r = &stored[column.residual.expect("bounded columns have a slot")];
+                    let r = &stored[slots[v].expect("bounded columns have a slot")];
                     Ok(k_hat.zip(r).map(|(k, r)| q.decode(k, *r)).collect())
                 }
                 Residuals::Encode(originals) => {
@@ -285,14 +499,14 @@ impl Codec {
                         res.push(r);
                         out.push(rec);
                     }
-                    computed[v] = res;
+                    computed[v] = Some(res);
                     Ok(out)
                 }
             }
         };
         match &self.model {
             Model::Decoder { net, outputs, .. } => {
-                let y = net.forward_columns(&self.latent_values(latents)?);
+                let y = net.forward_columns(latents);
                 for (v, (output, norm)) in outputs.iter().enumerate() {
                     let predicted = y[*output].iter().map(|y| norm.inverse(*y)).collect();
                     recs[v] = finish(v, predicted, Domain::Value)?;
@@ -316,130 +530,71 @@ impl Codec {
                 }
             }
         }
-        let residuals = computed
-            .into_iter()
-            .zip(&self.columns)
-            .filter(|(_, c)| c.residual.is_some())
-            .map(|(r, _)| r)
-            .collect();
-        Ok((recs, residuals))
+        Ok((recs, computed.into_iter().flatten().collect()))
     }
 
-    /// The latent columns as `f32`, column by column.
-    fn latent_values(&self, latents: &[&ArrayRef]) -> Result<Vec<Vec<f32>>> {
-        self.header
-            .method
-            .latent_columns()
+    /// The latents as `f32`, latent by latent.
+    fn latent_values(&self, latents: &[ArrayRef]) -> Result<Vec<Vec<f32>>> {
+        latents
             .iter()
-            .zip(latents)
-            .map(|(name, a)| match a.data_type() {
-                DataType::Float16 => Ok(values::<Float16Type>(a, name)?
-                    .values()
-                    .iter()
-                    .map(|v| v.to_f32())
-                    .collect()),
-                _ => Ok(values::<Float32Type>(a, name)?.values().to_vec()),
+            .enumerate()
+            .map(|(i, a)| {
+                if let Some(h) = a.as_primitive_opt::<Float16Type>() {
+                    Ok(h.values().iter().map(|v| v.to_f32()).collect())
+                } else if let Some(f) = a.as_primitive_opt::<Float32Type>() {
+                    Ok(f.values().to_vec())
+                } else {
+                    Err(Error::ColumnType {
+                        column: format!("latent {i}"),
+                        expected: "Float32 or Float16".into(),
+                        found: a.data_type().to_string(),
+                    })
+                }
             })
             .collect()
     }
 
-    /// The model columns (constant, decoded, predicted; header order) in their types.
-    fn typed(&self, recs: Vec<Vec<f64>>, rows: usize) -> Result<Vec<ArrayRef>> {
+    /// The original columns in header order: the pass-through columns (`pass`, in header
+    /// order), the constants, and the model columns from their decoded values (`recs`).
+    fn assemble(
+        &self,
+        pass: Vec<ArrayRef>,
+        recs: Vec<Vec<f64>>,
+        rows: usize,
+    ) -> Result<RecordBatch> {
+        let mut pass = pass.into_iter();
         let mut recs = recs.into_iter();
-        let mut arrays = Vec::new();
+        let mut arrays = Vec::with_capacity(self.header.columns.len());
         for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
             let dt = field.data_type();
-            match &spec.storage {
-                Storage::PassThrough => {}
+            arrays.push(match &spec.storage {
+                Storage::PassThrough => pass.next().expect("one array per pass-through column"),
                 Storage::Constant { value } => {
                     let text = StringArray::from_iter_values(std::iter::repeat_n(value, rows));
-                    arrays.push(arrow::compute::cast(&text, dt)?);
+                    arrow::compute::cast(&text, dt)?
                 }
                 Storage::Decoded { .. } | Storage::Predicted => {
                     let values = recs.next().expect("one array per model column");
-                    arrays.push(to_type(values.into_iter(), dt)?);
+                    to_type(values.into_iter(), dt)?
                 }
-            }
+            });
         }
-        Ok(arrays)
-    }
-
-    /// The model inputs of a stored batch ([`Header::model_inputs`] order).
-    ///
-    /// # Errors
-    /// [`Error::MissingColumn`] when one is absent.
-    pub fn model_inputs<'a>(&self, stored: &'a RecordBatch) -> Result<Vec<&'a ArrayRef>> {
-        self.inputs
-            .iter()
-            .map(|(n, _)| {
-                stored
-                    .column_by_name(n)
-                    .ok_or_else(|| Error::MissingColumn(n.clone()))
-            })
-            .collect()
-    }
-
-    /// Rebuilds the original columns from a stored batch (pass-through columns and model
-    /// inputs).
-    ///
-    /// # Errors
-    /// [`Error::MissingColumn`] when a pass-through column or model input is absent,
-    /// [`Error::ColumnType`] when one has the wrong type, and decoder errors.
-    pub fn decode_batch(&self, stored: &RecordBatch) -> Result<RecordBatch> {
-        let model = self.decode_model_columns(&self.model_inputs(stored)?)?;
-        self.assemble(stored, model)
-    }
-
-    /// The original columns in header order: pass-through columns taken from `batch` (stored
-    /// or original; checked against their declared types) and the model columns (as
-    /// [`Codec::decode_model_columns`] returns them).
-    ///
-    /// # Errors
-    /// [`Error::MissingColumn`] or [`Error::ColumnType`] for a pass-through column.
-    pub fn assemble(&self, batch: &RecordBatch, model: Vec<ArrayRef>) -> Result<RecordBatch> {
-        let mut model = model.into_iter();
-        let mut arrays = Vec::with_capacity(self.header.columns.len());
-        for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
-            let array = match spec.storage {
-                Storage::PassThrough => pass_through(batch, &spec.name, field.data_type())?,
-                _ => model.next().expect("one array per model column"),
-            };
-            arrays.push(array);
-        }
-        Ok(RecordBatch::try_new(self.schema.clone(), arrays)?)
+        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            arrays,
+            &options,
+        )?)
     }
 }
 
 /// The decoded values of the model columns, and the residuals computed when encoding.
 type Reconstruction = (Vec<Vec<f64>>, Vec<Vec<i64>>);
 
-/// `array` as a primitive array of type `T`, or a type error naming the column.
-fn values<'a, T: ArrowPrimitiveType>(
-    array: &'a ArrayRef,
-    name: &str,
-) -> Result<&'a PrimitiveArray<T>> {
-    array
-        .as_primitive_opt::<T>()
-        .ok_or_else(|| Error::ColumnType {
-            column: name.to_owned(),
-            expected: T::DATA_TYPE.to_string(),
-            found: array.data_type().to_string(),
-        })
-}
-
-/// A stored pass-through column, checked against its declared type.
-fn pass_through(stored: &RecordBatch, name: &str, dt: &DataType) -> Result<ArrayRef> {
-    let a = stored
-        .column_by_name(name)
-        .ok_or_else(|| Error::MissingColumn(name.to_owned()))?;
-    if a.data_type() != dt {
-        return Err(Error::ColumnType {
-            column: name.to_owned(),
-            expected: dt.to_string(),
-            found: a.data_type().to_string(),
-        });
-    }
-    Ok(a.clone())
+/// A numeric column's values as `f64`.
+fn f64_values(array: &ArrayRef) -> Result<Vec<f64>> {
+    let a = arrow::compute::cast(array, &DataType::Float64)?;
+    Ok(a.as_primitive::<Float64Type>().values().to_vec())
 }
 
 /// Casts decoded values to the column's type: floats as they are, integers rounded and clamped

@@ -1,29 +1,30 @@
-//! `baler_decode_<model>`: the scalar UDF that decodes every model column of a batch in one
-//! forward pass and returns them as a struct.
+//! `baler_decode_<model>`: the scalar UDF that decodes stored blocks in SQL. Its argument is
+//! the stored table's `baler_data` column; it returns, for each block, the list of its rows as
+//! structs of the original columns (`unnest` makes rows of them).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::array::{ArrayRef, StructArray};
-use arrow::datatypes::{DataType, Fields};
-use datafusion::common::{Result as DFResult, exec_datafusion_err};
+use arrow::array::{Array, ArrayRef, AsArray, ListArray, StructArray};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, Fields};
+use datafusion::common::{Result as DFResult, exec_datafusion_err, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDFImpl, Signature,
     Volatility,
 };
 
 use crate::codec::Codec;
-use crate::format::Storage;
+use crate::format::DATA_COLUMN;
 
 /// SQL name prefix of the decode functions; the model's id follows.
 pub const DECODE_FUNCTION_PREFIX: &str = "baler_decode_";
 
-/// Decodes the model inputs of one model into its decoded, predicted and constant columns.
+/// Decodes stored blocks of one model into lists of rows of the original columns.
 ///
-/// Takes the model inputs (latents `baler_z0, …`, then residuals `baler_r_<column>`) as arguments and returns a struct with one
-/// field per decoded or constant column, under its original name and type. One call runs the
-/// decoder once for the whole batch.
+/// One call decodes each block of its argument once. [`DecodeFunc::decodes`] counts the blocks
+/// whose model columns were decoded, here and by the compressed table that shares the function.
 #[derive(Debug)]
 pub struct DecodeFunc {
     name: String,
@@ -32,45 +33,39 @@ pub struct DecodeFunc {
     signature: Signature,
     fields: Fields,
     documentation: Documentation,
-    forward_passes: AtomicU64,
+    decodes: AtomicU64,
 }
 
 impl DecodeFunc {
-    /// The function for `codec`'s model; `model_id` (the decoder's SHA-256) names it.
+    /// The function for `codec`'s model; `model_id` (see
+    /// [`crate::format::Footer::model_id`]) names it.
     pub fn new(codec: Arc<Codec>, model_id: &str) -> Self {
-        let header = codec.header();
-        let inputs = header.model_inputs();
-        let schema = codec.output_schema();
-        let fields: Fields = header
-            .columns
-            .iter()
-            .zip(schema.fields())
-            .filter(|(c, _)| !matches!(c.storage, Storage::PassThrough))
-            .map(|(_, f)| f.clone())
-            .collect();
+        let fields = codec.output_schema().fields().clone();
         let name = format!(
             "{DECODE_FUNCTION_PREFIX}{}",
             &model_id[..model_id.len().min(12)]
         );
-        let args = inputs
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
         let documentation = Documentation::builder(
             DocSection {
                 include: true,
                 label: "baler",
                 description: None,
             },
-            "Decodes the stored model inputs of a baler-compressed file (latents, then residuals) into its original columns, one forward pass per batch.",
-            format!("{name}({args})"),
+            "Decodes the stored blocks of a baler-compressed file: one list of rows (structs of the original columns) per block.",
+            format!("{name}({DATA_COLUMN})"),
         )
-        .with_sql_example(format!("SELECT get_field({name}({args}), 'pt') FROM jets_stored"))
+        .with_sql_example(format!(
+            "SELECT get_field(r, 'pt') FROM (SELECT unnest({name}({DATA_COLUMN})) AS r FROM jets_stored)"
+        ))
         .build();
         Self {
-            signature: Signature::exact(
-                inputs.into_iter().map(|(_, t)| t).collect(),
+            signature: Signature::uniform(
+                1,
+                vec![
+                    DataType::Binary,
+                    DataType::BinaryView,
+                    DataType::LargeBinary,
+                ],
                 Volatility::Immutable,
             ),
             name,
@@ -78,13 +73,8 @@ impl DecodeFunc {
             codec,
             fields,
             documentation,
-            forward_passes: AtomicU64::new(0),
+            decodes: AtomicU64::new(0),
         }
-    }
-
-    /// The struct fields the function returns.
-    pub fn fields(&self) -> &Fields {
-        &self.fields
     }
 
     /// The codec it decodes with.
@@ -92,21 +82,18 @@ impl DecodeFunc {
         &self.codec
     }
 
-    /// How many times the decoder has run (once per batch decoded).
-    pub fn forward_passes(&self) -> u64 {
-        self.forward_passes.load(Ordering::Relaxed)
+    /// How many blocks have had their model columns decoded.
+    pub fn decodes(&self) -> u64 {
+        self.decodes.load(Ordering::Relaxed)
     }
 
-    /// Decodes the model columns from the model inputs: the kernel behind the UDF and the
-    /// compressed table.
-    ///
-    /// # Errors
-    /// An execution error when an input has the wrong type or the decoder fails.
-    pub fn decode(&self, latents: &[&ArrayRef]) -> DFResult<Vec<ArrayRef>> {
-        self.forward_passes.fetch_add(1, Ordering::Relaxed);
-        self.codec
-            .decode_model_columns(latents)
-            .map_err(|e| exec_datafusion_err!("{}: {e}", self.name))
+    /// Counts one block decoded.
+    pub fn count_decode(&self) {
+        self.decodes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn item(&self) -> Field {
+        Field::new("item", DataType::Struct(self.fields.clone()), true)
     }
 }
 
@@ -135,18 +122,40 @@ impl ScalarUDFImpl for DecodeFunc {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> DFResult<DataType> {
-        Ok(DataType::Struct(self.fields.clone()))
+        Ok(DataType::List(Arc::new(self.item())))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let latents: Vec<&ArrayRef> = arrays.iter().collect();
-        let columns = self.decode(&latents)?;
-        Ok(ColumnarValue::Array(Arc::new(StructArray::try_new(
-            self.fields.clone(),
-            columns,
-            None,
-        )?)))
+        let [blocks] = arrays.as_slice() else {
+            return exec_err!("{} takes one argument, got {}", self.name, arrays.len());
+        };
+        let blocks = arrow::compute::cast(blocks, &DataType::Binary)?;
+        let Some(blocks) = blocks.as_binary_opt::<i32>() else {
+            return exec_err!(
+                "{} takes Binary blocks, got {}",
+                self.name,
+                blocks.data_type()
+            );
+        };
+        let mut decoded = Vec::with_capacity(blocks.len());
+        for i in 0..blocks.len() {
+            if blocks.is_null(i) {
+                return exec_err!("{}: block {i} is null", self.name);
+            }
+            let batch = self
+                .codec
+                .decode_block(blocks.value(i))
+                .map_err(|e| exec_datafusion_err!("{}: block {i}: {e}", self.name))?;
+            self.count_decode();
+            decoded.push(batch);
+        }
+        let lengths = decoded.iter().map(|b| b.num_rows());
+        let offsets = OffsetBuffer::from_lengths(lengths);
+        let rows = arrow::compute::concat_batches(&self.codec.output_schema(), &decoded)?;
+        let values: ArrayRef = Arc::new(StructArray::from(rows));
+        let list = ListArray::try_new(Arc::new(self.item()), offsets, values, None)?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
     }
 
     fn documentation(&self) -> Option<&Documentation> {

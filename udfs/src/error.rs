@@ -24,9 +24,28 @@ pub enum Error {
     #[error("decoder checksum mismatch: footer says {expected}, bytes hash to {found}")]
     Checksum { expected: String, found: String },
 
+    /// A file references a model that is not beside it.
+    #[error("the file needs model `{id}`, which is not in `{}` (copy the model file beside it, or compress again without `--reference-model`)", file.display())]
+    MissingModel {
+        id: String,
+        file: std::path::PathBuf,
+    },
+
+    /// A footer entry is not base64, not zstd, fails its checksum, or unpacks to too much.
+    #[error("footer entry `{key}` is damaged: {message}")]
+    Damaged { key: String, message: String },
+
     /// The model's weights are not readable safetensors bytes.
     #[error("the model's weights cannot be read: {0}")]
     Weights(String),
+
+    /// A numeric stream cannot be coded or decoded.
+    #[error("{0}")]
+    Stream(String),
+
+    /// A stored block is damaged: its checksum, its framing or its streams.
+    #[error("damaged block: {0}")]
+    Block(String),
 
     /// A column named by the header is missing from the data.
     #[error("column `{0}` is missing")]

@@ -3,20 +3,23 @@
 //! The decode side of baler-arrow, small enough for any DataFusion-based analysis to embed: the
 //! compressed Parquet format ([`format`]: metadata keys, header, versioning), bit-exact
 //! evaluation of the decoder and the predictors ([`exact`], [`predictor`]), the error-bound
-//! grids ([`quantise`]), normalisation ([`normalise`]), decoding of stored batches back to the
-//! original columns ([`codec`]), and the DataFusion function and table ([`decode`], [`table`]).
+//! grids ([`quantise`]), normalisation ([`normalise`]), pcodec streams ([`stream`]), blocks of
+//! streams ↔ original columns ([`codec`]), the Parquet container ([`file`]), and the DataFusion
+//! function and table ([`decode`], [`table`]).
 //! It depends on neither the `baler-arrow` tool, nor oxyroot, nor clap, nor any training
 //! framework.
 //!
 //! ```no_run
-//! use baler_udfs::codec::Codec;
+//! use baler_udfs::file::CompressedFile;
 //!
-//! let codec = Codec::open("jets.baler.parquet".as_ref())?;
+//! let file = CompressedFile::open("jets.baler.parquet".as_ref())?;
 //! println!(
-//!     "{} columns, method `{}`",
-//!     codec.output_schema().fields().len(),
-//!     codec.header().method.name()
+//!     "{} columns, method `{}`, {} blocks",
+//!     file.codec.output_schema().fields().len(),
+//!     file.codec.header().method.name(),
+//!     file.blocks.len()
 //! );
+//! let first = file.decode_block(0)?;
 //! # Ok::<(), baler_udfs::Error>(())
 //! ```
 
@@ -24,10 +27,12 @@ pub mod codec;
 pub mod decode;
 mod error;
 pub mod exact;
+pub mod file;
 pub mod format;
 pub mod normalise;
 pub mod predictor;
 pub mod quantise;
+pub mod stream;
 pub mod table;
 
 pub use error::{Error, Result};

@@ -1,45 +1,44 @@
 //! Compressed files as SQL tables with the original columns.
 //!
-//! [`register_compressed`] registers the stored data (pass-through, latent and residual columns) as
-//! `<name>_stored`, the model's [`DecodeFunc`], and a table `<name>` whose columns carry the
-//! original names and types. Scanning `<name>` reads only the stored columns a query needs and
-//! runs the decoder once per batch, and only when a decoded column is asked for; filters on
-//! pass-through columns are handed to the Parquet scan.
+//! [`register_compressed`] registers, for a compressed file or a folder of files compressed
+//! with one model, a table `<name>` whose columns carry the original names and types, the
+//! stored blocks as `<name>_stored`, and the model's [`DecodeFunc`] (which decodes the stored
+//! blocks in SQL). Scanning `<name>` reads the blocks directly, spread over DataFusion's
+//! partitions, and decodes in each block only what the query reads: no model column is decoded
+//! for a query on pass-through columns alone.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result as DFResult, internal_err};
+use datafusion::common::{Result as DFResult, exec_datafusion_err, internal_err};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, ScalarUDF, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::logical_expr::{Expr, ScalarUDF, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
-    SendableRecordBatchStream,
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
-use parquet::file::metadata::ParquetMetaDataReader;
 
-use crate::codec::Codec;
 use crate::decode::DecodeFunc;
 use crate::error::{Error, Result};
-use crate::format::{Footer, Storage};
+use crate::file::CompressedFile;
 
-/// Suffix of the table holding the stored (pass-through, latent and residual) columns.
+/// Suffix of the table holding the stored blocks.
 pub const STORED_SUFFIX: &str = "_stored";
 
 /// The Parquet files at `path`: the file itself, or the `.parquet` files of a folder.
-fn parquet_files(path: &Path) -> Result<Vec<PathBuf>> {
+///
+/// # Errors
+/// I/O errors, and [`Error::Header`] for a folder without Parquet files.
+pub fn parquet_files(path: &Path) -> Result<Vec<PathBuf>> {
     if !path.is_dir() {
         return Ok(vec![path.to_owned()]);
     }
@@ -57,71 +56,62 @@ fn parquet_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A file's footer key-value metadata.
-fn footer_metadata(path: &Path) -> Result<HashMap<String, String>> {
-    let file = std::fs::File::open(path)?;
-    let metadata = ParquetMetaDataReader::new().parse_and_finish(&file)?;
-    Ok(metadata
-        .file_metadata()
-        .key_value_metadata()
-        .into_iter()
-        .flatten()
-        .filter_map(|kv| Some((kv.key.clone(), kv.value.clone()?)))
-        .collect())
-}
-
 /// Whether `path` (a file, or the first Parquet file of a folder) is baler-compressed.
 ///
 /// # Errors
 /// I/O and Parquet errors.
 pub fn is_compressed(path: &Path) -> Result<bool> {
-    let first = parquet_files(path)?.remove(0);
-    Ok(footer_metadata(&first)?.contains_key(crate::format::FORMAT_KEY))
+    crate::file::is_compressed(&parquet_files(path)?.remove(0))
 }
 
-/// Reads the footer shared by every file at `path`.
+/// Opens every file at `path` (a file, or a folder of files compressed with one model).
 ///
 /// # Errors
-/// Footer errors (see [`Footer::from_metadata`]), naming the file, and
+/// Footer and block-index errors naming the file ([`Error::File`]), and
 /// [`Error::DifferentModels`] when the files were compressed with different models.
-pub fn shared_footer(path: &Path) -> Result<Footer> {
-    let mut first: Option<(PathBuf, Footer)> = None;
-    for file in parquet_files(path)? {
-        let kv = footer_metadata(&file)?;
-        let footer = Footer::from_metadata(&kv).map_err(|e| Error::File {
-            path: file.clone(),
+pub fn open_all(path: &Path) -> Result<Vec<CompressedFile>> {
+    let mut files: Vec<CompressedFile> = Vec::new();
+    let mut model = String::new();
+    for p in parquet_files(path)? {
+        let file = CompressedFile::open(&p).map_err(|e| Error::File {
+            path: p.clone(),
             source: Box::new(e),
         })?;
-        match &first {
-            None => first = Some((file, footer)),
-            Some((first_file, f)) if f.model_id() != footer.model_id() => {
+        let id = file.footer.model_id();
+        match files.first() {
+            None => model = id,
+            Some(first) if id != model => {
                 return Err(Error::DifferentModels {
-                    first: first_file.clone(),
-                    other: file,
+                    first: first.path.clone(),
+                    other: p,
                 });
             }
             Some(_) => {}
         }
+        files.push(file);
     }
-    Ok(first.expect("parquet_files is never empty").1)
+    Ok(files)
 }
 
 /// Registers a compressed file, or a folder of files compressed with one model, as table
-/// `name` with the original columns; the stored columns as `<name>_stored`; and the model's
-/// decode function. Returns the function (its [`DecodeFunc::forward_passes`] counts decoder runs).
+/// `name` with the original columns; the stored blocks as `<name>_stored`; and the model's
+/// decode function. Returns the function; its [`DecodeFunc::decodes`] counts the blocks whose
+/// model columns were decoded, by the function and the table alike.
 ///
 /// # Errors
-/// Footer errors (not compressed, unknown version, bad checksum, decoder that does not fit the
+/// Footer errors (not compressed, unknown version, damaged header, weights that do not fit the
 /// header), files with different models, and DataFusion errors registering the Parquet data.
 pub async fn register_compressed(
     ctx: &SessionContext,
     name: &str,
     path: &Path,
 ) -> Result<Arc<DecodeFunc>> {
-    let footer = shared_footer(path)?;
-    let model_id = footer.model_id();
-    let codec = Arc::new(Codec::try_new(&footer)?);
-    let func = Arc::new(DecodeFunc::new(codec.clone(), &model_id));
+    let files = open_all(path)?;
+    let first = &files[0];
+    let func = Arc::new(DecodeFunc::new(
+        first.codec.clone(),
+        &first.footer.model_id(),
+    ));
     let stored_name = format!("{name}{STORED_SUFFIX}");
     let path_str = path.to_string_lossy();
     ctx.register_parquet(
@@ -130,45 +120,22 @@ pub async fn register_compressed(
         ParquetReadOptions::default(),
     )
     .await?;
-    let stored = ctx.table_provider(&stored_name).await?;
     ctx.register_udf(ScalarUDF::new_from_shared_impl(func.clone()));
     let table = CompressedTable {
-        stored,
+        schema: first.codec.output_schema(),
+        files: Arc::new(files),
         func: func.clone(),
-        schema: codec.output_schema(),
     };
     ctx.register_table(name, Arc::new(table))?;
     Ok(func)
 }
 
-/// Where an output column of the compressed table comes from.
-#[derive(Debug, Clone, Copy)]
-enum Source {
-    /// A column of the stored scan, by position.
-    Stored(usize),
-    /// Output `i` of [`DecodeFunc::decode`] (decoded and constant columns, in header order).
-    Model(usize),
-}
-
-/// The table of original columns over the stored data of a compressed file.
+/// The table of original columns over the blocks of compressed files.
 #[derive(Debug)]
 struct CompressedTable {
-    stored: Arc<dyn TableProvider>,
+    files: Arc<Vec<CompressedFile>>,
     func: Arc<DecodeFunc>,
     schema: SchemaRef,
-}
-
-impl CompressedTable {
-    fn pass_through_names(&self) -> Vec<&str> {
-        self.func
-            .codec()
-            .header()
-            .columns
-            .iter()
-            .filter(|c| matches!(c.storage, Storage::PassThrough))
-            .map(|c| c.name.as_str())
-            .collect()
-    }
 }
 
 #[async_trait]
@@ -181,161 +148,87 @@ impl TableProvider for CompressedTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> DFResult<Vec<TableProviderFilterPushDown>> {
-        let pass = self.pass_through_names();
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if f.column_refs()
-                    .iter()
-                    .all(|c| pass.contains(&c.name.as_str()))
-                {
-                    TableProviderFilterPushDown::Inexact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
-    }
-
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let header = self.func.codec().header();
-        let wanted: Vec<usize> = projection
+        let projection: Vec<usize> = projection
             .cloned()
             .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
-        let stored_schema = self.stored.schema();
-        let mut stored_columns: Vec<usize> = Vec::new();
-        let mut sources = Vec::with_capacity(wanted.len());
-        let mut needs_model = false;
-        for &i in &wanted {
-            let spec = &header.columns[i];
-            if matches!(spec.storage, Storage::PassThrough) {
-                let at = stored_schema.index_of(&spec.name)?;
-                sources.push(Source::Stored(push_index(&mut stored_columns, at)));
-            } else {
-                needs_model = true;
-                let model_index = header.columns[..i]
-                    .iter()
-                    .filter(|c| !matches!(c.storage, Storage::PassThrough))
-                    .count();
-                sources.push(Source::Model(model_index));
-            }
+        let blocks: Vec<(usize, usize)> = self
+            .files
+            .iter()
+            .enumerate()
+            .flat_map(|(f, file)| (0..file.blocks.len()).map(move |b| (f, b)))
+            .collect();
+        let partitions = state
+            .config()
+            .target_partitions()
+            .clamp(1, blocks.len().max(1));
+        let mut parts = vec![Vec::new(); partitions];
+        for (i, block) in blocks.into_iter().enumerate() {
+            parts[i % partitions].push(block);
         }
-        let mut latents = Vec::new();
-        if needs_model {
-            for (name, _) in &header.model_inputs() {
-                latents.push(push_index(
-                    &mut stored_columns,
-                    stored_schema.index_of(name)?,
-                ));
-            }
-        }
-        let input = self
-            .stored
-            .scan(state, Some(&stored_columns), filters, limit)
-            .await?;
-        let schema = Arc::new(self.schema.project(&wanted)?);
+        let schema = Arc::new(self.schema.project(&projection)?);
         Ok(Arc::new(DecodeExec::new(
-            input,
+            self.files.clone(),
             self.func.clone(),
-            sources,
-            latents,
+            projection,
+            parts,
             schema,
         )))
     }
 }
 
-/// The position of `index` in `list`, appending it when absent.
-fn push_index(list: &mut Vec<usize>, index: usize) -> usize {
-    list.iter().position(|&i| i == index).unwrap_or_else(|| {
-        list.push(index);
-        list.len() - 1
-    })
-}
-
-/// Decodes each batch of the stored scan into the requested original columns.
+/// Reads and decodes blocks of compressed files, each partition its own share of them.
 #[derive(Debug)]
 struct DecodeExec {
-    input: Arc<dyn ExecutionPlan>,
+    files: Arc<Vec<CompressedFile>>,
     func: Arc<DecodeFunc>,
-    sources: Vec<Source>,
-    /// Positions of the model inputs (latents, residuals) in the input (empty when no model
-    /// column is wanted).
-    latents: Vec<usize>,
+    /// The original columns wanted, by index.
+    projection: Vec<usize>,
+    /// For each partition, the blocks it reads: (file, block).
+    parts: Vec<Vec<(usize, usize)>>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
 impl DecodeExec {
     fn new(
-        input: Arc<dyn ExecutionPlan>,
+        files: Arc<Vec<CompressedFile>>,
         func: Arc<DecodeFunc>,
-        sources: Vec<Source>,
-        latents: Vec<usize>,
+        projection: Vec<usize>,
+        parts: Vec<Vec<(usize, usize)>>,
         schema: SchemaRef,
     ) -> Self {
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            input.output_partitioning().clone(),
+            Partitioning::UnknownPartitioning(parts.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         Self {
-            input,
+            files,
             func,
-            sources,
-            latents,
+            projection,
+            parts,
             schema,
             properties: Arc::new(properties),
         }
     }
 }
 
-/// Builds the output batch: stored columns as they are, model columns from one decoder run.
-fn decode_batch(
-    batch: &RecordBatch,
-    func: &DecodeFunc,
-    sources: &[Source],
-    latents: &[usize],
-    schema: &SchemaRef,
-) -> DFResult<RecordBatch> {
-    let model = if latents.is_empty() {
-        Vec::new()
-    } else {
-        let z: Vec<&ArrayRef> = latents.iter().map(|&i| batch.column(i)).collect();
-        func.decode(&z)?
-    };
-    let columns = sources
-        .iter()
-        .map(|s| match *s {
-            Source::Stored(i) => batch.column(i).clone(),
-            Source::Model(i) => model[i].clone(),
-        })
-        .collect();
-    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(
-        schema.clone(),
-        columns,
-        &options,
-    )?)
-}
-
 impl DisplayAs for DecodeExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "DecodeExec: {}, decodes={}",
+            "DecodeExec: {}, blocks={}, projection={:?}",
             datafusion::logical_expr::ScalarUDFImpl::name(self.func.as_ref()),
-            !self.latents.is_empty()
+            self.parts.iter().map(Vec::len).sum::<usize>(),
+            self.projection
         )
     }
 }
@@ -350,7 +243,7 @@ impl ExecutionPlan for DecodeExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
+        Vec::new()
     }
 
     fn apply_expressions(
@@ -362,37 +255,45 @@ impl ExecutionPlan for DecodeExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        if children.len() != 1 {
-            return internal_err!("DecodeExec takes one child, got {}", children.len());
+        if !children.is_empty() {
+            return internal_err!("DecodeExec takes no children, got {}", children.len());
         }
-        Ok(Arc::new(Self::new(
-            children.swap_remove(0),
-            self.func.clone(),
-            self.sources.clone(),
-            self.latents.clone(),
-            self.schema.clone(),
-        )))
+        Ok(self)
     }
 
     fn execute(
         &self,
         partition: usize,
-        context: Arc<TaskContext>,
+        _context: Arc<TaskContext>,
     ) -> DFResult<SendableRecordBatchStream> {
-        let input = self.input.execute(partition, context)?;
-        let (func, sources, latents, schema) = (
+        let blocks = self.parts.get(partition).cloned().unwrap_or_default();
+        let (files, func, projection) = (
+            self.files.clone(),
             self.func.clone(),
-            self.sources.clone(),
-            self.latents.clone(),
-            self.schema.clone(),
+            self.projection.clone(),
         );
-        let stream =
-            input.map(move |batch| decode_batch(&batch?, &func, &sources, &latents, &schema));
+        let stream = futures::stream::iter(blocks).map(move |(f, b)| {
+            let file = &files[f];
+            let bytes = file.read_block(b).map_err(|e| in_file(file, e))?;
+            let (batch, decoded) = file
+                .codec
+                .decode_projected(&bytes, &projection)
+                .map_err(|e| in_file(file, e))?;
+            if decoded {
+                func.count_decode();
+            }
+            Ok(batch)
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
             stream,
         )))
     }
+}
+
+/// An execution error naming the file.
+fn in_file(file: &CompressedFile, e: Error) -> datafusion::error::DataFusionError {
+    exec_datafusion_err!("in `{}`: {e}", file.path.display())
 }

@@ -4,7 +4,7 @@ use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::quantise::{Bound, residual_name};
+use crate::quantise::Bound;
 
 /// Everything needed to rebuild the original columns, stored as JSON in
 /// [`HEADER_KEY`](super::HEADER_KEY).
@@ -16,6 +16,10 @@ pub struct Header {
     pub tool: String,
     /// The original columns, in their original order.
     pub columns: Vec<ColumnSpec>,
+    /// The pass-through integer column that indexes events (`event`), whose rows are in
+    /// order: predictors may use the previous row of the same event, and blocks record its range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     /// The compression method and its model (written as the `method` tag and its fields).
     #[serde(flatten)]
     pub method: MethodSpec,
@@ -121,7 +125,7 @@ pub struct Predictor {
 /// output, times `output_scale`, is added (in `f64`) to the linear prediction. Its layers
 /// (`hidden` widths, leaky ReLU of `negative_slope` between them) are the tensors
 /// `predictor.<column>.l{i}.weight` and `.bias` of the file's model weights
-/// ([`DECODER_KEY`](super::DECODER_KEY)), evaluated bit-exactly by
+/// ([`WEIGHTS_KEY`](super::WEIGHTS_KEY)), evaluated bit-exactly by
 /// [`crate::exact::ExactDense`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Network {
@@ -179,8 +183,7 @@ pub struct ColumnSpec {
     pub data_type: String,
     #[serde(flatten)]
     pub storage: Storage,
-    /// The guaranteed error bound, for columns with a residual column
-    /// ([`residual_name`]).
+    /// The guaranteed error bound of a model column; such a column has residual streams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<Bound>,
 }
@@ -446,25 +449,5 @@ impl Header {
             )));
         }
         Ok(())
-    }
-
-    /// The stored columns the model reads: latents, then the residual columns of bounded
-    /// columns in column order, with their Arrow types.
-    pub fn model_inputs(&self) -> Vec<(String, DataType)> {
-        let latent_type = self
-            .method
-            .ae()
-            .map_or(DataType::Float32, |a| a.latent.arrow_type());
-        self.method
-            .latent_columns()
-            .iter()
-            .map(|n| (n.clone(), latent_type.clone()))
-            .chain(
-                self.columns
-                    .iter()
-                    .filter(|c| c.bound.is_some())
-                    .map(|c| (residual_name(&c.name), DataType::UInt64)),
-            )
-            .collect()
     }
 }
