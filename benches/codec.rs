@@ -159,6 +159,8 @@ fn header(batch: &RecordBatch, spec: &ModelSpec, normaliser: &Normaliser) -> Hea
                 transform: normaliser.columns[i].transform,
             },
             bound: None,
+            split: None,
+            grid: Default::default(),
         })
         .collect();
     Header {

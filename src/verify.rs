@@ -62,10 +62,14 @@ pub fn verify(original: &Path, compressed: &Path, read: &ReadOptions) -> Result<
                 (Storage::Decoded { .. } | Storage::Predicted, Some(b))
                     if b != Bound::Exact && dt.is_floating() =>
                 {
-                    Check::Bound(Quantiser::new(&c.name, b, &dt).map_err(|e| Error::Codec {
+                    let codec_err = |e| Error::Codec {
                         path: compressed.to_owned(),
                         source: Box::new(e),
-                    })?)
+                    };
+                    match c.quantiser().map_err(codec_err)? {
+                        Some(q) => Check::Bound(q),
+                        None => Check::Bits,
+                    }
                 }
                 _ => Check::Bits,
             })

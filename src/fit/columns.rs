@@ -1,6 +1,7 @@
 //! The header of a new file: each original column's storage and bound.
 
 use baler_udfs::format::{Bound, ColumnSpec, FORMAT_VERSION, Header, MethodSpec, Storage};
+use baler_udfs::quantise::GridKind;
 
 use super::Scan;
 use crate::error::Result;
@@ -9,21 +10,25 @@ use crate::options::{ErrorBounds, Method};
 
 /// The header of a new file.
 pub(super) fn header(columns: Vec<ColumnSpec>, method: MethodSpec) -> Header {
-    let event = columns
+    Header {
+        format: FORMAT_VERSION,
+        tool: format!("baler-arrow {}", env!("CARGO_PKG_VERSION")),
+        event: event_column(&columns),
+        columns,
+        method,
+    }
+}
+
+/// The event column: `event`, stored as it is, of an integer type.
+pub(super) fn event_column(columns: &[ColumnSpec]) -> Option<String> {
+    columns
         .iter()
         .find(|c| {
             c.name == EVENT_COLUMN
                 && matches!(c.storage, Storage::PassThrough)
                 && c.arrow_type().is_ok_and(|t| t.is_integer())
         })
-        .map(|c| c.name.clone());
-    Header {
-        format: FORMAT_VERSION,
-        tool: format!("baler-arrow {}", env!("CARGO_PKG_VERSION")),
-        columns,
-        event,
-        method,
-    }
+        .map(|c| c.name.clone())
 }
 
 /// The original columns in order: pass-through, constant, or decoded (`ae`, with their range)
@@ -72,6 +77,8 @@ pub(super) fn column_specs(
                 data_type: field.data_type().to_string(),
                 storage,
                 bound,
+                split: None,
+                grid: GridKind::Cells,
             })
         })
         .collect()

@@ -21,13 +21,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use baler_udfs::codec::event_ranks;
 use baler_udfs::format::{
-    ColumnSpec, Domain, Feature, FitSummary, MethodSpec, PredictSpec, Predictor, Storage,
+    ColumnSpec, Domain, Feature, FitSummary, Lag, MethodSpec, PredictSpec, Predictor, Split,
+    Storage,
 };
 use baler_udfs::predictor::{Compiled, feature_input};
-use baler_udfs::quantise::Quantiser;
+use baler_udfs::quantise::{GridKind, Quantiser};
 
-use super::columns::{column_specs, header};
+use super::columns::{column_specs, event_column, header};
 use super::{Fitted, Scan, compress_err, network};
 use crate::error::{Error, Result};
 use crate::options::{CompressOptions, Method};
@@ -69,25 +71,55 @@ pub(super) fn fit_method(
             ),
         });
     }
+    let mut columns = columns.clone();
+    let mut grids = Vec::with_capacity(predicted.len());
     let coded = predicted
         .iter()
         .zip(&sample)
         .map(|(c, values)| {
             let dt = c.arrow_type().map_err(compress_err(input))?;
             let bound = c.bound.expect("predicted columns have bounds");
+            let (grid, quantiser) =
+                cheapest_grid(&c.name, bound, &dt, values).map_err(compress_err(input))?;
+            grids.push((c.name.clone(), grid));
             Ok(Column {
                 name: &c.name,
-                quantiser: Quantiser::new(&c.name, bound, &dt).map_err(compress_err(input))?,
+                quantiser,
                 values,
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    for (name, grid) in grids {
+        if let Some(c) = columns.iter_mut().find(|c| c.name == name) {
+            c.grid = grid;
+        }
+    }
     let learn = method == Method::Predict;
     let seed = options.train.seed;
-    let fit = fit(&coded, learn, scan.rows, seed).map_err(|e| match e {
+    let event = event_column(&columns);
+    let sample_rows = sample.first().map_or(0, Vec::len);
+    let ranks = match event.as_ref().and_then(|e| scan.head.column_by_name(e)) {
+        Some(events) if events.len() >= sample_rows => {
+            event_ranks(&events.slice(0, sample_rows)).map_err(compress_err(input))?
+        }
+        _ => Vec::new(),
+    };
+    let events = event
+        .as_deref()
+        .filter(|_| !ranks.is_empty())
+        .map(|column| Events {
+            column,
+            ranks: &ranks,
+        });
+    let fit = fit(&coded, learn, scan.rows, seed, events.as_ref()).map_err(|e| match e {
         FitError::Bound(e) => compress_err(input)(e),
         FitError::Training(e) => Error::Training(e),
     })?;
+    for (name, split) in fit.splits {
+        if let Some(c) = columns.iter_mut().find(|c| c.name == name) {
+            c.split = Some(split);
+        }
+    }
     let spec = PredictSpec {
         predictors: fit.predictors,
         fit: FitSummary {
@@ -104,6 +136,28 @@ pub(super) fn fit_method(
     Ok(Fitted::new(None, header(columns, method), fit.weights))
 }
 
+/// The grid (and its quantiser) on which a column's sample values code smaller (their grid
+/// points as one pcodec stream): the widest cells the bound allows, or mantissa truncation's
+/// grid, which holds values with few mantissa bits exactly.
+fn cheapest_grid(
+    name: &str,
+    bound: baler_udfs::quantise::Bound,
+    dt: &arrow::datatypes::DataType,
+    values: &[f64],
+) -> baler_udfs::Result<(GridKind, Quantiser)> {
+    let mut best: Option<(f64, GridKind, Quantiser)> = None;
+    for kind in [GridKind::Cells, GridKind::Mantissa] {
+        let q = Quantiser::with_grid(name, bound, dt, kind)?;
+        let cells: Vec<i64> = values.iter().map(|&x| q.index_of_value(x)).collect();
+        let bits = baler_udfs::stream::encode_integers(&cells)?.len() as f64;
+        if best.as_ref().is_none_or(|(b, _, _)| bits < *b) {
+            best = Some((bits, kind, q));
+        }
+    }
+    let (_, kind, q) = best.expect("two grids");
+    Ok((kind, q))
+}
+
 /// Why fitting predictors failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
@@ -115,11 +169,19 @@ pub enum FitError {
     Training(#[from] candle_core::Error),
 }
 
-/// The fitted predictors, in coding order, and their networks' weights (safetensors bytes;
-/// empty when no predictor has a network).
+/// The fitted predictors, in coding order, their networks' weights (safetensors bytes; empty
+/// when no predictor has a network), and how each column's residuals are split (by column).
 pub struct Fit {
     pub predictors: Vec<Predictor>,
     pub weights: Vec<u8>,
+    pub splits: Vec<(String, Split)>,
+}
+
+/// The event context of the sample: the event column's name and each sample row's rank in its
+/// event.
+pub struct Events<'a> {
+    pub column: &'a str,
+    pub ranks: &'a [u32],
 }
 
 /// A column to code: its name, quantiser and sample values.
@@ -129,10 +191,15 @@ pub struct Column<'a> {
     pub values: &'a [f64],
 }
 
-/// One feature vector of the pool: an earlier column in one domain, centred and scaled.
+/// A feature's sample values, by column, domain and lag.
+type Inputs<'a> = HashMap<(&'a str, Domain, Lag), Vec<f64>>;
+
+/// One feature vector of the pool: an earlier column in one domain and lag (or the first-row
+/// indicator), centred and scaled.
 struct PoolFeature {
-    column: usize,
+    column: String,
     domain: Domain,
+    lag: Lag,
     mean: f64,
     scale: f64,
     /// `(value − mean) / scale` per row.
@@ -160,10 +227,11 @@ pub fn fit(
     learn: bool,
     total_rows: u64,
     seed: u64,
+    events: Option<&Events>,
 ) -> std::result::Result<Fit, FitError> {
     let all = columns.first().map_or(0, |c| c.values.len());
     let rows = all.min(FIT_ROWS);
-    let inputs = sample_inputs(columns)?;
+    let inputs = sample_inputs(columns, events)?;
     // Targets: each column in each of its domains.
     let targets: Vec<(usize, Domain, Vec<f64>)> = columns
         .iter()
@@ -181,6 +249,19 @@ pub fn fit(
     let target_means: Vec<f64> = targets.iter().map(|(_, _, y)| mean(y)).collect();
     let mut coded: Vec<usize> = Vec::new();
     let mut chosen: Vec<Candidate> = Vec::new();
+    if let (true, Some(e)) = (learn, events) {
+        let first = inputs[&(e.column, Domain::Value, Lag::First)][..rows].to_vec();
+        let key = (e.column.to_owned(), Domain::Value, Lag::First);
+        add_feature(
+            &mut pool,
+            &mut gram,
+            &mut cross,
+            &targets,
+            &target_means,
+            key,
+            first,
+        );
+    }
     while coded.len() < columns.len() {
         let mut best: Option<(usize, Candidate)> = None;
         for (t, (column, domain, _)) in targets.iter().enumerate() {
@@ -188,10 +269,17 @@ pub fn fit(
                 continue;
             }
             let c = &columns[*column];
+            // A constant prediction of 0: the stream coder takes any offset for free.
+            let constant = Predictor {
+                column: c.name.to_owned(),
+                domain: *domain,
+                intercept: 0.0,
+                features: Vec::new(),
+                network: None,
+            };
             let fits = if learn && !pool.is_empty() {
                 let w = solve(&gram, &cross[t]);
-                let raw =
-                    |w: &[f64]| raw_predictor(c.name, *domain, target_means[t], w, &pool, columns);
+                let raw = |w: &[f64]| raw_predictor(c.name, *domain, target_means[t], w, &pool);
                 let fitted = raw(&w);
                 // The snapped fit first: on a tie, the exact identity wins. Fits on the few
                 // strongest features cost less header, which small files feel.
@@ -200,15 +288,11 @@ pub fn fit(
                     fits.push(raw(&strongest(&gram, &cross[t], &w, m)));
                 }
                 fits.push(fitted);
+                // Features must earn their place: the constant is a candidate too.
+                fits.push(constant);
                 fits
             } else {
-                vec![Predictor {
-                    column: c.name.to_owned(),
-                    domain: *domain,
-                    intercept: target_means[t],
-                    features: Vec::new(),
-                    network: None,
-                }]
+                vec![constant]
             };
             for predictor in fits {
                 let candidate = score(c, predictor, &inputs, rows, total_rows);
@@ -237,23 +321,31 @@ pub fn fit(
         chosen.push(candidate);
         if learn {
             let c = &columns[column];
+            let lags: &[Lag] = if events.is_some() {
+                &[Lag::Current, Lag::Previous]
+            } else {
+                &[Lag::Current]
+            };
             for domain in domains(c) {
-                let values = inputs[&(c.name, domain)][..rows].to_vec();
-                add_feature(
-                    &mut pool,
-                    &mut gram,
-                    &mut cross,
-                    &targets,
-                    &target_means,
-                    column,
-                    domain,
-                    values,
-                );
+                for &lag in lags {
+                    let values = inputs[&(c.name, domain, lag)][..rows].to_vec();
+                    let key = (c.name.to_owned(), domain, lag);
+                    add_feature(
+                        &mut pool,
+                        &mut gram,
+                        &mut cross,
+                        &targets,
+                        &target_means,
+                        key,
+                        values,
+                    );
+                }
             }
         }
     }
     let mut predictors = Vec::new();
     let mut tensors = Vec::new();
+    let order = coded.clone();
     for (column, candidate) in coded.into_iter().zip(chosen) {
         let c = &columns[column];
         let mut predictor = candidate.predictor;
@@ -282,17 +374,30 @@ pub fn fit(
         safetensors::serialize(tensors, None)
             .map_err(|e| candle_core::Error::Msg(format!("cannot save predictor networks: {e}")))?
     };
+    let splits = choose_splits(
+        columns,
+        &order,
+        &predictors,
+        &weights,
+        &inputs,
+        rows,
+        total_rows,
+        events,
+    )?;
     Ok(Fit {
         predictors,
         weights,
+        splits,
     })
 }
 
-/// Every column's input as a feature, in each of its domains, on every sample row. The decoded
-/// values do not depend on the predictors, so they are computed once.
+/// Every column's input as a feature, in each of its domains (and, with events, as the
+/// previous row's value), on every sample row, and the first-row indicator. The decoded values
+/// do not depend on the predictors, so they are computed once.
 fn sample_inputs<'a>(
     columns: &[Column<'a>],
-) -> baler_udfs::Result<HashMap<(&'a str, Domain), Vec<f64>>> {
+    events: Option<&Events<'a>>,
+) -> baler_udfs::Result<Inputs<'a>> {
     let mut inputs = HashMap::new();
     for c in columns {
         let decoded = c
@@ -301,11 +406,35 @@ fn sample_inputs<'a>(
             .map(|&x| c.quantiser.encode(c.name, x, 0).map(|(_, rec)| rec))
             .collect::<baler_udfs::Result<Vec<f64>>>()?;
         for domain in domains(c) {
-            let input = feature_input(domain, &decoded, Some(&c.quantiser));
-            inputs.insert((c.name, domain), input.into_owned());
+            let input = feature_input(domain, &decoded, Some(&c.quantiser)).into_owned();
+            if let Some(e) = events {
+                inputs.insert((c.name, domain, Lag::Previous), previous(&input, e.ranks));
+            }
+            inputs.insert((c.name, domain, Lag::Current), input);
         }
     }
+    if let Some(e) = events {
+        let rows = columns.first().map_or(0, |c| c.values.len());
+        let first = (0..rows)
+            .map(|r| f64::from(u8::from(e.ranks.get(r).is_none_or(|&k| k == 0))))
+            .collect();
+        inputs.insert((e.column, Domain::Value, Lag::First), first);
+    }
     Ok(inputs)
+}
+
+/// Values moved one row down within each event (0 for an event's first row), as decoding
+/// computes a [`Lag::Previous`] feature.
+fn previous(x: &[f64], ranks: &[u32]) -> Vec<f64> {
+    (0..x.len())
+        .map(|r| {
+            if ranks.get(r).is_some_and(|&k| k > 0) {
+                x[r - 1]
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// Trains a network for `predictor` on the first `rows` rows and returns it when the bits it
@@ -313,7 +442,7 @@ fn sample_inputs<'a>(
 fn try_network(
     c: &Column,
     predictor: &Predictor,
-    inputs: &HashMap<(&str, Domain), Vec<f64>>,
+    inputs: &Inputs,
     rows: usize,
     check: std::ops::Range<usize>,
     total_rows: u64,
@@ -347,13 +476,13 @@ fn try_network(
 /// The inputs of `predictor`'s features on the rows in `range`.
 fn feature_inputs<'a>(
     predictor: &'a Predictor,
-    inputs: &'a HashMap<(&'a str, Domain), Vec<f64>>,
+    inputs: &'a Inputs<'a>,
     range: impl std::slice::SliceIndex<[f64], Output = [f64]> + Clone,
 ) -> Vec<&'a [f64]> {
     predictor
         .features
         .iter()
-        .map(|f| &inputs[&(f.column.as_str(), f.domain)][range.clone()])
+        .map(|f| &inputs[&(f.column.as_str(), f.domain, f.lag)][range.clone()])
         .collect()
 }
 
@@ -387,8 +516,7 @@ fn add_feature(
     cross: &mut [Vec<f64>],
     targets: &[(usize, Domain, Vec<f64>)],
     target_means: &[f64],
-    column: usize,
-    domain: Domain,
+    (column, domain, lag): (String, Domain, Lag),
     values: Vec<f64>,
 ) {
     let m = mean(&values);
@@ -412,6 +540,7 @@ fn add_feature(
     pool.push(PoolFeature {
         column,
         domain,
+        lag,
         mean: m,
         scale,
         z,
@@ -440,7 +569,7 @@ fn strongest(gram: &[Vec<f64>], b: &[f64], w: &[f64], m: usize) -> Vec<f64> {
 fn score(
     c: &Column,
     predictor: Predictor,
-    inputs: &HashMap<(&str, Domain), Vec<f64>>,
+    inputs: &Inputs,
     rows: usize,
     total_rows: u64,
 ) -> Candidate {
@@ -522,7 +651,6 @@ fn raw_predictor(
     target_mean: f64,
     w: &[f64],
     pool: &[PoolFeature],
-    columns: &[Column],
 ) -> Predictor {
     let mut intercept = target_mean;
     let features = pool
@@ -533,9 +661,10 @@ fn raw_predictor(
             let weight = w / f.scale;
             intercept -= weight * f.mean;
             Feature {
-                column: columns[f.column].name.to_owned(),
+                column: f.column.clone(),
                 domain: f.domain,
                 weight,
+                lag: f.lag,
             }
         })
         .collect();
@@ -560,41 +689,140 @@ fn snap(p: &Predictor) -> Predictor {
             .iter()
             .filter(|f| f.weight.round() != 0.0)
             .map(|f| Feature {
-                column: f.column.clone(),
-                domain: f.domain,
                 weight: f.weight.round(),
+                ..f.clone()
             })
             .collect(),
         network: None,
     }
 }
 
-/// The entropy (bits per row) of the residuals `predictor` leaves on the sample rows in `range`.
+/// The bits per row the residuals `predictor` leaves on the sample rows in `range` cost: their
+/// order-0 entropy, or on small samples (where that entropy flatters wide distributions and
+/// pcodec's metadata weighs) the bytes pcodec codes them in.
 fn residual_bits(
     c: &Column,
     predictor: &Compiled,
-    inputs: &HashMap<(&str, Domain), Vec<f64>>,
+    inputs: &Inputs,
     range: std::ops::Range<usize>,
 ) -> f64 {
+    let n = range.len().max(1) as f64;
+    let q = residuals(c, predictor, inputs, range);
+    if q.len() <= SMALL_SAMPLE_ROWS
+        && let Ok(bytes) = baler_udfs::stream::encode_integers(&q)
+    {
+        return 8.0 * bytes.len() as f64 / n;
+    }
+    entropy_bits(&q) / n
+}
+
+/// Samples of at most this many rows are scored by pcodec's bytes rather than entropy.
+const SMALL_SAMPLE_ROWS: usize = 8192;
+
+/// The residuals (grid steps from the prediction's cell to the value's) `predictor` leaves on
+/// the sample rows in `range`.
+fn residuals(
+    c: &Column,
+    predictor: &Compiled,
+    inputs: &Inputs,
+    range: std::ops::Range<usize>,
+) -> Vec<i64> {
     let features = feature_inputs(&predictor.predictor, inputs, range.clone());
     let predicted = predictor.predict(&features, range.len());
-    let mut counts: HashMap<i64, u32> = HashMap::new();
-    for (x, p) in c.values[range.clone()].iter().zip(predicted) {
-        let k_hat = match predictor.predictor.domain {
-            Domain::Value => c.quantiser.index_of_value(p),
-            Domain::Grid => c.quantiser.index_of_coordinate(p),
-        };
-        let k = c.quantiser.index_of_value(*x);
-        *counts.entry(k.wrapping_sub(k_hat)).or_default() += 1;
+    c.values[range]
+        .iter()
+        .zip(predicted)
+        .map(|(x, p)| {
+            let k_hat = match predictor.predictor.domain {
+                Domain::Value => c.quantiser.index_of_value(p),
+                Domain::Grid => c.quantiser.index_of_coordinate(p),
+            };
+            c.quantiser.index_of_value(*x).wrapping_sub(k_hat)
+        })
+        .collect()
+}
+
+/// The order-0 entropy of `values`, in bits (all of them together).
+fn entropy_bits<T: std::hash::Hash + Eq + Copy>(values: &[T]) -> f64 {
+    let mut counts: HashMap<T, u32> = HashMap::new();
+    for &v in values {
+        *counts.entry(v).or_default() += 1;
     }
-    let n = range.len().max(1) as f64;
+    let n = values.len() as f64;
     counts
         .values()
-        .map(|&m| {
-            let p = f64::from(m) / n;
-            -p * p.log2()
-        })
+        .map(|&m| -f64::from(m) * (f64::from(m) / n).log2())
         .sum()
+}
+
+/// Bytes a residual stream costs in each block besides its values (pcodec's chunk metadata and
+/// the framing), as estimated for splitting.
+const STREAM_BYTES: f64 = 40.0;
+/// Bytes a split adds to the header.
+const SPLIT_HEADER_BYTES: f64 = 30.0;
+/// Rows per block, as estimated for splitting.
+const BLOCK_ROWS: f64 = 65_536.0;
+
+/// For each column (in coding order `order`, with its final predictor), the split of its
+/// residuals into streams that makes the file smallest on the sample, if one beats a single
+/// stream: by the row's rank in its event, or by whether a column coded before is zero.
+#[allow(clippy::too_many_arguments)]
+fn choose_splits(
+    columns: &[Column],
+    order: &[usize],
+    predictors: &[Predictor],
+    weights: &[u8],
+    inputs: &Inputs,
+    rows: usize,
+    total_rows: u64,
+    events: Option<&Events>,
+) -> std::result::Result<Vec<(String, Split)>, FitError> {
+    let blocks = (total_rows as f64 / BLOCK_ROWS).ceil().max(1.0);
+    let scale = total_rows as f64 / rows.max(1) as f64 / 8.0;
+    let mut splits = Vec::new();
+    for (at, (&column, p)) in order.iter().zip(predictors).enumerate() {
+        let c = &columns[column];
+        let q = residuals(c, &Compiled::load(p, weights)?, inputs, 0..rows);
+        let mut best = (entropy_bits(&q) * scale, None);
+        let mut candidates: Vec<(Split, Vec<u8>)> = Vec::new();
+        if let Some(e) = events {
+            for parts in [2usize, 3, 4] {
+                let last = (parts - 1) as u32;
+                let part = e.ranks[..rows].iter().map(|&r| r.min(last) as u8).collect();
+                candidates.push((Split::Rank { parts }, part));
+            }
+        }
+        for &earlier in &order[..at] {
+            let d = &columns[earlier];
+            let values = &inputs[&(d.name, Domain::Value, Lag::Current)][..rows];
+            let part: Vec<u8> = values.iter().map(|&v| u8::from(v != 0.0)).collect();
+            let zeros = part.iter().filter(|&&p| p == 0).count();
+            if zeros > 0 && zeros < rows {
+                candidates.push((
+                    Split::Zero {
+                        column: d.name.to_owned(),
+                    },
+                    part,
+                ));
+            }
+        }
+        for (split, part) in candidates {
+            let mut parts: Vec<Vec<i64>> = vec![Vec::new(); split.parts()];
+            for (&k, &r) in part.iter().zip(&q) {
+                parts[usize::from(k)].push(r);
+            }
+            let bytes = parts.iter().map(|p| entropy_bits(p)).sum::<f64>() * scale
+                + (split.parts() - 1) as f64 * STREAM_BYTES * blocks
+                + SPLIT_HEADER_BYTES;
+            if bytes < best.0 {
+                best = (bytes, Some(split));
+            }
+        }
+        if let (_, Some(split)) = best {
+            splits.push((c.name.to_owned(), split));
+        }
+    }
+    Ok(splits)
 }
 
 #[cfg(test)]
@@ -627,7 +855,7 @@ mod tests {
             column("b", &b, "exact", DataType::Int32),
             column("e2", &e, "1e-2rel", DataType::Float32),
         ];
-        let predictors = fit(&columns, true, n as u64, 1).unwrap().predictors;
+        let predictors = fit(&columns, true, n as u64, 1, None).unwrap().predictors;
         let order: Vec<&str> = predictors.iter().map(|p| p.column.as_str()).collect();
         let position = |n: &str| order.iter().position(|o| *o == n).unwrap();
         // The last of a, b, sum and the second of e, e2 are predicted exactly.
@@ -640,12 +868,12 @@ mod tests {
         } else {
             "e2"
         };
-        let inputs = sample_inputs(&columns).unwrap();
+        let inputs = sample_inputs(&columns, None).unwrap();
         for name in [last, second_e] {
             let p = &predictors[position(name)];
             let c = columns.iter().find(|c| c.name == name).unwrap();
-            let bits = residual_bits(c, &Compiled::new(p.clone(), None), &inputs, 0..n);
-            assert_eq!(bits, 0.0, "{name}: {p:?}");
+            let q = residuals(c, &Compiled::new(p.clone(), None), &inputs, 0..n);
+            assert!(q.iter().all(|&r| r == 0), "{name}: {p:?}");
             assert_eq!(p.intercept, 0.0, "{p:?}");
         }
     }
@@ -672,10 +900,10 @@ mod tests {
             column("x", &x, "1e-3rel", DataType::Float32),
             column("y", &y, "1e-3rel", DataType::Float32),
         ];
-        let fitted = fit(&columns, true, 10_000_000, 1).unwrap();
+        let fitted = fit(&columns, true, 10_000_000, 1, None).unwrap();
         // Training is seeded: the same sample gives the same network.
         assert_eq!(
-            fit(&columns, true, 10_000_000, 1).unwrap().weights,
+            fit(&columns, true, 10_000_000, 1, None).unwrap().weights,
             fitted.weights
         );
         let p = fitted
@@ -687,7 +915,7 @@ mod tests {
         // Its residuals on the rows it was not trained on cost far fewer bits than the linear
         // part's alone, and the saved file evaluates it the same way.
         let c = columns.iter().find(|c| c.name == p.column).unwrap();
-        let inputs = sample_inputs(&columns).unwrap();
+        let inputs = sample_inputs(&columns, None).unwrap();
         let linear = Compiled::new(
             Predictor {
                 network: None,

@@ -14,7 +14,8 @@ use arrow::datatypes::{DataType, Field, Float16Type, Float32Type, Float64Type, S
 use crate::error::{Error, Result};
 use crate::exact::ExactDense;
 use crate::format::{
-    DECODER_TENSOR_PREFIX, Domain, Footer, Header, MethodSpec, Predictor, Storage, decoder_widths,
+    DECODER_TENSOR_PREFIX, Domain, Footer, Header, Lag, MethodSpec, Predictor, Split, Storage,
+    decoder_widths,
 };
 use crate::normalise::Normalisation;
 use crate::predictor::{Compiled, feature_input};
@@ -36,12 +37,32 @@ pub struct Codec {
     model: Model,
 }
 
-/// One model column: where it sits in the header, and its grid when it has a bound.
+/// One model column: where it sits in the header, its grid when it has a bound, and how its
+/// residuals are split.
 #[derive(Debug, Clone)]
 struct ModelColumn {
     /// Index among the header's columns.
     index: usize,
     quantiser: Option<Quantiser>,
+    split: Option<Parts>,
+}
+
+/// The context that splits a column's residuals into parts.
+#[derive(Debug, Clone, Copy)]
+enum Parts {
+    /// Part 0 where model column `.0` (a position in `Codec::columns`) is zero.
+    Zero(usize),
+    /// Part `min(rank, parts − 1)`.
+    Rank(usize),
+}
+
+impl Parts {
+    fn count(self) -> usize {
+        match self {
+            Self::Zero(_) => 2,
+            Self::Rank(parts) => parts,
+        }
+    }
 }
 
 /// What predicts the model columns.
@@ -64,7 +85,8 @@ enum Model {
 #[derive(Debug, Clone)]
 struct Step {
     target: usize,
-    sources: Vec<usize>,
+    /// Positions in [`Codec::columns`] of the features' columns (none for [`Lag::First`]).
+    sources: Vec<Option<usize>>,
     predictor: Compiled,
 }
 
@@ -105,7 +127,8 @@ pub struct StreamSize {
 /// Where the residuals come from: the block (decoding; one per bounded model column, in
 /// order), or the original values (encoding, which computes them).
 enum Residuals<'a> {
-    Stored(Vec<Vec<i64>>),
+    /// Decoding: for each bounded model column, in order, the streams of its parts.
+    Stored(Vec<Vec<&'a [u8]>>),
     Encode(&'a [Vec<f64>]),
 }
 
@@ -128,13 +151,28 @@ impl Codec {
             .enumerate()
             .filter(|(_, c)| c.storage.is_model())
             .map(|(index, c)| {
-                let quantiser = c
-                    .bound
-                    .map(|b| Quantiser::new(&c.name, b, &c.arrow_type()?))
-                    .transpose()?;
-                Ok(ModelColumn { index, quantiser })
+                let quantiser = c.quantiser()?;
+                Ok(ModelColumn {
+                    index,
+                    quantiser,
+                    split: None,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
+        let position_of = |columns: &[ModelColumn], name: &str| {
+            columns
+                .iter()
+                .position(|c| header.columns[c.index].name == name)
+                .ok_or_else(|| Error::Header(format!("`{name}` is not a model column")))
+        };
+        let mut columns = columns;
+        for v in 0..columns.len() {
+            columns[v].split = match &header.columns[columns[v].index].split {
+                None => None,
+                Some(Split::Zero { column }) => Some(Parts::Zero(position_of(&columns, column)?)),
+                Some(Split::Rank { parts }) => Some(Parts::Rank(*parts)),
+            };
+        }
         let pass_through = header
             .columns
             .iter()
@@ -168,12 +206,7 @@ impl Codec {
                     .collect(),
             },
             MethodSpec::Predict(p) | MethodSpec::Residual(p) => {
-                let position = |name: &str| {
-                    columns
-                        .iter()
-                        .position(|c| header.columns[c.index].name == name)
-                        .ok_or_else(|| Error::Header(format!("`{name}` is not a predicted column")))
-                };
+                let position = |name: &str| position_of(&columns, name);
                 Model::Predictors(
                     p.predictors
                         .iter()
@@ -183,7 +216,10 @@ impl Codec {
                                 sources: p
                                     .features
                                     .iter()
-                                    .map(|f| position(&f.column))
+                                    .map(|f| match f.lag {
+                                        Lag::First => Ok(None),
+                                        _ => position(&f.column).map(Some),
+                                    })
                                     .collect::<Result<_>>()?,
                                 predictor: Compiled::load(p, &footer.weights)?,
                             })
@@ -231,15 +267,31 @@ impl Codec {
 
     /// The number of streams in a block.
     fn stream_count(&self) -> usize {
-        2 * self.pass_through.len() + self.latents() + self.bounded()
+        2 * self.pass_through.len() + self.latents() + self.residual_streams()
     }
 
-    /// The number of model columns with a bound (each has a residual stream).
-    fn bounded(&self) -> usize {
+    /// The number of residual streams: one per part of each bounded model column.
+    fn residual_streams(&self) -> usize {
         self.columns
             .iter()
             .filter(|c| c.quantiser.is_some())
-            .count()
+            .map(|c| c.split.map_or(1, Parts::count))
+            .sum()
+    }
+
+    /// The header index of the event column, when the table has one.
+    fn event_column(&self) -> Option<usize> {
+        let event = self.header.event.as_ref()?;
+        self.header.columns.iter().position(|c| &c.name == event)
+    }
+
+    /// Each row's rank in its event (0 for the first row of an event), from the event column
+    /// of a block (`columns(i)` gives header column `i`); empty without an event column.
+    fn ranks(&self, columns: &dyn Fn(usize) -> Option<ArrayRef>) -> Result<Vec<u32>> {
+        match self.event_column().and_then(columns) {
+            Some(events) => event_ranks(&events),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Encodes one block: the original rows `batch` (every original column, in header order)
@@ -296,18 +348,19 @@ impl Codec {
             let [values, _] = stream::encode_array(latent)?;
             push(values, &format!("latent {i}"), StreamKind::Latent);
         }
+        let ranks = self.ranks(&|i| Some(batch.column(i).clone()))?;
         let (recs, residuals) = self.reconstruct(
             &self.latent_values(latents)?,
             rows,
             Residuals::Encode(&originals),
+            &ranks,
         )?;
-        let bounded = self.columns.iter().filter(|c| c.quantiser.is_some());
-        for (r, c) in residuals.iter().zip(bounded) {
-            push(
-                stream::encode_integers(r)?,
-                &self.header.columns[c.index].name,
-                StreamKind::Residual,
-            );
+        let bounded = (0..self.columns.len()).filter(|&v| self.columns[v].quantiser.is_some());
+        for (r, v) in residuals.iter().zip(bounded) {
+            let name = &self.header.columns[self.columns[v].index].name;
+            for part in self.split_residuals(v, r, &recs, &ranks) {
+                push(stream::encode_integers(&part)?, name, StreamKind::Residual);
+            }
         }
         let pass = self.pass_through.iter().map(|&i| batch.column(i).clone());
         let decoded = self.assemble(pass.collect(), recs, rows)?;
@@ -346,10 +399,11 @@ impl Codec {
         let mut streams = streams.into_iter();
         let mut next = || streams.next().expect("unframe returns every stream");
         let mut pass = Vec::with_capacity(self.pass_through.len());
+        let event = self.event_column();
         for &i in &self.pass_through {
             let (values, nulls) = (next(), next());
             let dt = self.schema.field(i).data_type();
-            pass.push(if projection.contains(&i) {
+            pass.push(if projection.contains(&i) || Some(i) == event {
                 self.decode_pass_through(i, values, nulls, rows)?
             } else {
                 arrow::array::new_null_array(dt, rows)
@@ -369,11 +423,10 @@ impl Codec {
                     .collect::<Result<Vec<_>>>()?,
                 Model::Predictors(_) => Vec::new(),
             };
-            let residuals = (0..self.bounded())
-                .map(|_| stream::decode_integers::<i64>(next(), rows))
-                .collect::<Result<Vec<_>>>()?;
+            let residuals = self.residual_parts(&mut next);
             let latents = self.latent_values(&latents)?;
-            self.reconstruct(&latents, rows, Residuals::Stored(residuals))?
+            let ranks = self.ranks(&|i| self.event_array(i, &pass))?;
+            self.reconstruct(&latents, rows, Residuals::Stored(residuals), &ranks)?
                 .0
         } else {
             vec![vec![0.0; rows]; self.columns.len()]
@@ -392,8 +445,7 @@ impl Codec {
         let mut streams = streams.into_iter();
         let mut out = Vec::new();
         for &i in &self.pass_through {
-            let (values, nulls) = (streams.next(), streams.next());
-            let (Some(values), Some(nulls)) = (values, nulls) else {
+            let (Some(values), Some(nulls)) = (streams.next(), streams.next()) else {
                 break;
             };
             let name = &self.header.columns[i].name;
@@ -417,9 +469,29 @@ impl Codec {
                 ));
             }
         }
+        // Residuals in full (every part in row order): decoded through the model, whose
+        // context splits them.
+        let mut rest = streams;
+        let residuals = self.residual_parts(&mut || rest.next().expect("every stream"));
+        let pass: Vec<ArrayRef> = out
+            .iter()
+            .take(self.pass_through.len())
+            .map(|o| o.2.clone())
+            .collect();
+        let ranks = self.ranks(&|i| self.event_array(i, &pass))?;
+        let latents: Vec<ArrayRef> = out
+            .iter()
+            .filter(|o| o.1 == StreamKind::Latent)
+            .map(|o| o.2.clone())
+            .collect();
+        let (_, full) = self.reconstruct(
+            &self.latent_values(&latents)?,
+            rows,
+            Residuals::Stored(residuals),
+            &ranks,
+        )?;
         let bounded = self.columns.iter().filter(|c| c.quantiser.is_some());
-        for (c, bytes) in bounded.zip(streams) {
-            let q = stream::decode_integers::<i64>(bytes, rows)?;
+        for (c, q) in bounded.zip(full) {
             out.push((
                 self.header.columns[c.index].name.clone(),
                 StreamKind::Residual,
@@ -458,16 +530,49 @@ impl Codec {
         }
     }
 
-    /// The decoded values of the model columns (as `f64`), and the residuals computed when
-    /// encoding (in bounded-column order).
+    /// The streams of each bounded model column's residual parts, taken from `next`.
+    fn residual_parts<'a>(&self, next: &mut dyn FnMut() -> &'a [u8]) -> Vec<Vec<&'a [u8]>> {
+        self.columns
+            .iter()
+            .filter(|c| c.quantiser.is_some())
+            .map(|c| {
+                (0..c.split.map_or(1, Parts::count))
+                    .map(|_| next())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The event column among the decoded pass-through columns `pass` (header index `i`).
+    fn event_array(&self, i: usize, pass: &[ArrayRef]) -> Option<ArrayRef> {
+        let at = self.pass_through.iter().position(|&p| p == i)?;
+        pass.get(at).cloned()
+    }
+
+    /// The part of each row for model column `v`'s residuals (`None` without a split), from
+    /// the decoded values so far and the rows' ranks.
+    fn part_of_rows(&self, v: usize, recs: &[Vec<f64>], ranks: &[u32]) -> Option<Vec<u8>> {
+        Some(match self.columns[v].split? {
+            Parts::Zero(s) => recs[s].iter().map(|&x| u8::from(x != 0.0)).collect(),
+            Parts::Rank(parts) => {
+                let last = (parts - 1) as u32;
+                ranks.iter().map(|&r| r.min(last) as u8).collect()
+            }
+        })
+    }
+
+    /// The decoded values of the model columns (as `f64`), and their residuals in row order
+    /// (bounded columns, in order): computed when encoding, read from the parts' streams when
+    /// decoding.
     fn reconstruct(
         &self,
         latents: &[Vec<f32>],
         rows: usize,
         residuals: Residuals,
+        ranks: &[u32],
     ) -> Result<Reconstruction> {
         let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.columns.len()];
-        let mut computed: Vec<Option<Vec<i64>>> = vec![None; self.columns.len()];
+        let mut all: Vec<Option<Vec<i64>>> = vec![None; self.columns.len()];
         let slots: Vec<Option<usize>> = {
             let mut next = 0..;
             self.columns
@@ -476,7 +581,11 @@ impl Codec {
                 .collect()
         };
         // The decoded values of model column `v` from its predictions (in `domain`).
-        let mut finish = |v: usize, predicted: Vec<f64>, domain: Domain| -> Result<Vec<f64>> {
+        let mut finish = |v: usize,
+                          recs: &[Vec<f64>],
+                          predicted: Vec<f64>,
+                          domain: Domain|
+         -> Result<Vec<f64>> {
             let column = &self.columns[v];
             let Some(q) = &column.quantiser else {
                 return Ok(predicted);
@@ -485,10 +594,22 @@ impl Codec {
                 Domain::Value => q.index_of_value(p),
                 Domain::Grid => q.index_of_coordinate(p),
             });
-            match &residuals {
+            let r = match &residuals {
                 Residuals::Stored(stored) => {
-                    let r = &stored[slots[v].expect("bounded columns have a slot")];
-                    Ok(k_hat.zip(r).map(|(k, r)| q.decode(k, *r)).collect())
+                    let parts = &stored[slots[v].expect("bounded columns have a slot")];
+                    let r = match self.part_of_rows(v, recs, ranks) {
+                        None => stream::decode_integers::<i64>(parts[0], rows)?,
+                        Some(part) => scatter(parts, &part)?,
+                    };
+                    if r.len() != rows {
+                        return Err(Error::Stream(format!(
+                            "{} residuals for {rows} rows",
+                            r.len()
+                        )));
+                    }
+                    let out = k_hat.zip(&r).map(|(k, r)| q.decode(k, *r)).collect();
+                    all[v] = Some(r);
+                    return Ok(out);
                 }
                 Residuals::Encode(originals) => {
                     let name = &self.header.columns[column.index].name;
@@ -499,38 +620,74 @@ impl Codec {
                         res.push(r);
                         out.push(rec);
                     }
-                    computed[v] = Some(res);
-                    Ok(out)
+                    all[v] = Some(res);
+                    out
                 }
-            }
+            };
+            Ok(r)
         };
         match &self.model {
             Model::Decoder { net, outputs, .. } => {
                 let y = net.forward_columns(latents);
                 for (v, (output, norm)) in outputs.iter().enumerate() {
                     let predicted = y[*output].iter().map(|y| norm.inverse(*y)).collect();
-                    recs[v] = finish(v, predicted, Domain::Value)?;
+                    recs[v] = finish(v, &recs, predicted, Domain::Value)?;
                 }
             }
             Model::Predictors(steps) => {
                 for step in steps {
                     let p = &step.predictor;
-                    let inputs: Vec<_> = p
+                    let inputs: Vec<Vec<f64>> = p
                         .predictor
                         .features
                         .iter()
                         .zip(&step.sources)
-                        .map(|(f, &s)| {
-                            feature_input(f.domain, &recs[s], self.columns[s].quantiser.as_ref())
+                        .map(|(f, &s)| match (f.lag, s) {
+                            (Lag::First, _) | (_, None) => {
+                                ranks.iter().map(|&r| f64::from(u8::from(r == 0))).collect()
+                            }
+                            (lag, Some(s)) => {
+                                let x = feature_input(
+                                    f.domain,
+                                    &recs[s],
+                                    self.columns[s].quantiser.as_ref(),
+                                );
+                                if lag == Lag::Previous {
+                                    previous(&x, ranks)
+                                } else {
+                                    x.into_owned()
+                                }
+                            }
                         })
                         .collect();
-                    let inputs: Vec<&[f64]> = inputs.iter().map(AsRef::as_ref).collect();
+                    let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
                     let predicted = p.predict(&inputs, rows);
-                    recs[step.target] = finish(step.target, predicted, p.predictor.domain)?;
+                    recs[step.target] = finish(step.target, &recs, predicted, p.predictor.domain)?;
                 }
             }
         }
-        Ok((recs, computed.into_iter().flatten().collect()))
+        Ok((recs, all.into_iter().flatten().collect()))
+    }
+
+    /// Splits the residuals of bounded model column `v` into their parts' streams' values.
+    fn split_residuals(
+        &self,
+        v: usize,
+        r: &[i64],
+        recs: &[Vec<f64>],
+        ranks: &[u32],
+    ) -> Vec<Vec<i64>> {
+        match self.part_of_rows(v, recs, ranks) {
+            None => vec![r.to_vec()],
+            Some(part) => {
+                let count = self.columns[v].split.map_or(1, Parts::count);
+                let mut parts = vec![Vec::new(); count];
+                for (&p, &q) in part.iter().zip(r) {
+                    parts[usize::from(p)].push(q);
+                }
+                parts
+            }
+        }
     }
 
     /// The latents as `f32`, latent by latent.
@@ -588,8 +745,63 @@ impl Codec {
     }
 }
 
-/// The decoded values of the model columns, and the residuals computed when encoding.
+/// The decoded values of the model columns, and the residuals of the bounded ones in row
+/// order.
 type Reconstruction = (Vec<Vec<f64>>, Vec<Vec<i64>>);
+
+/// Each row's rank in its event: 0 where the event value differs from the previous row's (or
+/// for the first row), else one more than the previous row's rank.
+///
+/// # Errors
+/// [`Error::Arrow`] for a column Arrow cannot compare.
+pub fn event_ranks(events: &ArrayRef) -> Result<Vec<u32>> {
+    let n = events.len();
+    let mut ranks = vec![0u32; n];
+    if n > 1 {
+        let same =
+            arrow::compute::kernels::cmp::eq(&events.slice(1, n - 1), &events.slice(0, n - 1))?;
+        for r in 1..n {
+            if same.value(r - 1) {
+                ranks[r] = ranks[r - 1] + 1;
+            }
+        }
+    }
+    Ok(ranks)
+}
+
+/// A feature's values moved one row down within each event: row `r` gets row `r − 1`'s value,
+/// the first row of an event 0.
+fn previous(x: &[f64], ranks: &[u32]) -> Vec<f64> {
+    (0..x.len())
+        .map(|r| {
+            if ranks.get(r).is_some_and(|&k| k > 0) {
+                x[r - 1]
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The residuals of every row from its parts' streams: row `r` takes the next value of part
+/// `part[r]`.
+fn scatter(parts: &[&[u8]], part: &[u8]) -> Result<Vec<i64>> {
+    let mut counts = vec![0usize; parts.len()];
+    for &p in part {
+        *counts
+            .get_mut(usize::from(p))
+            .ok_or_else(|| Error::Stream(format!("part {p} of {} parts", parts.len())))? += 1;
+    }
+    let mut decoded = parts
+        .iter()
+        .zip(&counts)
+        .map(|(bytes, &n)| Ok(stream::decode_integers::<i64>(bytes, n)?.into_iter()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(part
+        .iter()
+        .map(|&p| decoded[usize::from(p)].next().unwrap_or_default())
+        .collect())
+}
 
 /// A numeric column's values as `f64`.
 fn f64_values(array: &ArrayRef) -> Result<Vec<f64>> {

@@ -108,11 +108,33 @@ impl std::str::FromStr for Bound {
     }
 }
 
+/// Which grid a float column under a relative bound uses (written in the header).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GridKind {
+    /// Cells of `2h + 1` bit-pattern units, the widest the bound allows.
+    #[default]
+    Cells,
+    /// The floats with `b` mantissa bits, rounded to nearest (mantissa truncation's grid, the
+    /// fewest `b` with 2^-(b+1) ≤ ε): values that already have no more mantissa bits (NanoAOD's
+    /// stored floats) lie on it exactly.
+    Mantissa,
+}
+
+impl GridKind {
+    /// Whether this is [`GridKind::Cells`].
+    pub fn is_cells(&self) -> bool {
+        *self == Self::Cells
+    }
+}
+
 /// The grid of one bounded column.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Grid {
     /// Float bit patterns (`bits` = 32 or 64) in cells of `2h + 1` units.
     Bits { bits: u32, h: i64 },
+    /// Float bit patterns rounded to multiples of `2^shift` units.
+    Mantissa { bits: u32, shift: u32 },
     /// Multiples of `step`, rounded to Float32 when `single`.
     Multiples { step: f64, single: bool },
     /// The integers.
@@ -133,6 +155,15 @@ impl Quantiser {
     /// # Errors
     /// [`Error::Bound`] for types other than floats, integers and booleans.
     pub fn new(column: &str, bound: Bound, dt: &DataType) -> Result<Self> {
+        Self::with_grid(column, bound, dt, GridKind::Cells)
+    }
+
+    /// The quantiser for a column of type `dt` under `bound`, with a float column under a
+    /// relative bound on the grid `kind`.
+    ///
+    /// # Errors
+    /// [`Error::Bound`] for types other than floats, integers and booleans.
+    pub fn with_grid(column: &str, bound: Bound, dt: &DataType, kind: GridKind) -> Result<Self> {
         let bound = bound.for_type(dt);
         let grid = match dt {
             DataType::Float32 | DataType::Float64 => {
@@ -143,6 +174,13 @@ impl Quantiser {
                 };
                 match bound {
                     Bound::Exact => Grid::Bits { bits, h: 0 },
+                    Bound::Relative { epsilon } if kind == GridKind::Mantissa => Grid::Mantissa {
+                        bits,
+                        // Rounding to multiples of 2^s units errs by 2^(s−1) units at most,
+                        // 2^(s−1−m) of a value of the binade at worst.
+                        shift: (epsilon.log2().floor() as i64 + i64::from(mantissa) + 1)
+                            .clamp(0, i64::from(mantissa)) as u32,
+                    },
                     Bound::Relative { epsilon } => Grid::Bits {
                         bits,
                         h: (power_of_two(mantissa) * epsilon / (1.0 + epsilon)).floor() as i64,
@@ -174,7 +212,7 @@ impl Quantiser {
     /// [`Quantiser::index_of_coordinate`].
     pub fn coordinate(&self, x: f64) -> f64 {
         match self.grid {
-            Grid::Bits { bits, .. } => signed_bits(x, bits) as f64,
+            Grid::Bits { bits, .. } | Grid::Mantissa { bits, .. } => signed_bits(x, bits) as f64,
             Grid::Multiples { step, .. } => x / step,
             Grid::Integers => x,
         }
@@ -190,6 +228,10 @@ impl Quantiser {
                 let limit = max_finite_bits(bits) as f64;
                 cell(c.round().clamp(-limit, limit) as i64, h)
             }
+            Grid::Mantissa { bits, shift } => {
+                let limit = max_finite_bits(bits) as f64;
+                rounded(c.round().clamp(-limit, limit) as i64, shift)
+            }
             Grid::Multiples { .. } | Grid::Integers => {
                 c.round().clamp(-(2f64.powi(62)), 2f64.powi(62)) as i64
             }
@@ -200,6 +242,7 @@ impl Quantiser {
     pub fn index_of_value(&self, x: f64) -> i64 {
         match self.grid {
             Grid::Bits { bits, h } if x.is_finite() => cell(signed_bits(x, bits), h),
+            Grid::Mantissa { bits, shift } if x.is_finite() => rounded(signed_bits(x, bits), shift),
             _ => self.index_of_coordinate(self.coordinate(x)),
         }
     }
@@ -210,6 +253,11 @@ impl Quantiser {
             Grid::Bits { bits, h } => {
                 let limit = max_finite_bits(bits);
                 let t = k.saturating_mul(2 * h + 1).clamp(-limit, limit);
+                from_signed_bits(t, bits)
+            }
+            Grid::Mantissa { bits, shift } => {
+                let limit = max_finite_bits(bits);
+                let t = k.saturating_mul(1 << shift).clamp(-limit, limit);
                 from_signed_bits(t, bits)
             }
             Grid::Multiples { step, single } => {
@@ -273,6 +321,16 @@ pub fn half_ulp(x: f64, single: bool) -> f64 {
     }
 }
 
+/// `t / 2^shift`, rounded to nearest (halves away from zero).
+fn rounded(t: i64, shift: u32) -> i64 {
+    if shift == 0 {
+        return t;
+    }
+    let magnitude = (t.unsigned_abs() + (1u64 << (shift - 1))) >> shift;
+    let k = magnitude as i64;
+    if t < 0 { -k } else { k }
+}
+
 /// The cell of integer coordinate `t` for half-width `h`: the `k` with `|t − k(2h+1)| ≤ h`.
 fn cell(t: i64, h: i64) -> i64 {
     (t + h).div_euclid(2 * h + 1)
@@ -309,6 +367,12 @@ fn from_signed_bits(t: i64, bits: u32) -> f64 {
         let v = f64::from_bits(magnitude);
         if t < 0 { -v } else { v }
     }
+}
+
+/// `x` with its mantissa rounded to 10 bits (as NanoAOD stores many floats), for tests.
+#[cfg(test)]
+fn truncate10(x: f32) -> f32 {
+    f32::from_bits((x.to_bits() + (1 << 12)) & !((1 << 13) - 1))
 }
 
 #[cfg(test)]
@@ -355,16 +419,19 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for (bound, dt) in [
-            ("1e-2rel", DataType::Float32),
-            ("1e-4rel", DataType::Float32),
-            ("1e-3rel", DataType::Float64),
-            ("1e-3abs", DataType::Float32),
-            ("0.25abs", DataType::Float64),
-            ("exact", DataType::Float32),
-            ("exact", DataType::Int32),
+        for (bound, dt, kind) in [
+            ("1e-2rel", DataType::Float32, GridKind::Mantissa),
+            ("4.8828125e-4rel", DataType::Float32, GridKind::Mantissa),
+            ("1e-3rel", DataType::Float64, GridKind::Mantissa),
+            ("1e-2rel", DataType::Float32, GridKind::Cells),
+            ("1e-4rel", DataType::Float32, GridKind::Cells),
+            ("1e-3rel", DataType::Float64, GridKind::Cells),
+            ("1e-3abs", DataType::Float32, GridKind::Cells),
+            ("0.25abs", DataType::Float64, GridKind::Cells),
+            ("exact", DataType::Float32, GridKind::Cells),
+            ("exact", DataType::Int32, GridKind::Cells),
         ] {
-            let quantiser = q(bound, dt.clone());
+            let quantiser = Quantiser::with_grid("x", bound.parse().unwrap(), &dt, kind).unwrap();
             for _ in 0..20_000 {
                 let r = next();
                 let x = if dt.is_integer() {
@@ -393,6 +460,44 @@ mod tests {
                 assert!((x - rec).abs() <= limit, "{bound}: {x} → {rec}");
             }
         }
+    }
+
+    #[test]
+    fn values_with_few_mantissa_bits_lie_on_the_mantissa_grid() {
+        // NanoAOD stores pt with 10 mantissa bits; at 2^-11 the mantissa grid keeps them.
+        let quantiser = Quantiser::with_grid(
+            "pt",
+            "4.8828125e-4rel".parse().unwrap(),
+            &DataType::Float32,
+            GridKind::Mantissa,
+        )
+        .unwrap();
+        assert_eq!(
+            quantiser.grid,
+            Grid::Mantissa {
+                bits: 32,
+                shift: 13
+            }
+        );
+        for x in [1.0f32, 37.25, 123.5, 0.0078125, -4096.0] {
+            let x = crate::quantise::truncate10(x);
+            let (_, rec) = quantiser.encode("pt", f64::from(x), 0).unwrap();
+            assert_eq!(rec, f64::from(x), "{x} is on the grid");
+        }
+        let cells = Quantiser::with_grid(
+            "pt",
+            "2e-2rel".parse().unwrap(),
+            &DataType::Float32,
+            GridKind::Mantissa,
+        )
+        .unwrap();
+        assert_eq!(
+            cells.grid,
+            Grid::Mantissa {
+                bits: 32,
+                shift: 18
+            }
+        );
     }
 
     #[test]

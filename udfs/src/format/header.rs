@@ -4,7 +4,7 @@ use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::quantise::Bound;
+use crate::quantise::{Bound, GridKind, Quantiser};
 
 /// Everything needed to rebuild the original columns, stored as JSON in
 /// [`HEADER_KEY`](super::HEADER_KEY).
@@ -159,10 +159,56 @@ pub fn predictor_tensor_prefix(column: &str) -> String {
 /// One term of a [`Predictor`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Feature {
-    /// A column coded earlier.
+    /// A column coded earlier (for [`Lag::First`], the event column).
     pub column: String,
     pub domain: Domain,
     pub weight: f64,
+    /// Which row the value is taken from.
+    #[serde(default, skip_serializing_if = "Lag::is_current")]
+    pub lag: Lag,
+}
+
+/// Where a feature's value comes from, for tables with an event index (rows of one event are
+/// consecutive; "event" means the run of equal event values within a block).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lag {
+    /// This row.
+    #[default]
+    Current,
+    /// The previous row of the same event; 0 for the first row of an event.
+    Previous,
+    /// 1 for the first row of an event, 0 for the others (the column is not read).
+    First,
+}
+
+impl Lag {
+    /// Whether this is [`Lag::Current`].
+    pub fn is_current(&self) -> bool {
+        *self == Self::Current
+    }
+}
+
+/// How a model column's residuals are split into streams coded on their own, by a context
+/// that decoding knows before it needs the residuals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Split {
+    /// Part 0: the rows where `column` (a model column coded before this one) is zero; part 1:
+    /// the others.
+    Zero { column: String },
+    /// Part `r`: the rows of rank `r` in their event, the last part also every later rank.
+    Rank { parts: usize },
+}
+
+impl Split {
+    /// The number of parts (streams).
+    pub fn parts(&self) -> usize {
+        match self {
+            Self::Zero { .. } => 2,
+            Self::Rank { parts } => *parts,
+        }
+    }
 }
 
 /// Where a prediction or a feature lives.
@@ -186,9 +232,25 @@ pub struct ColumnSpec {
     /// The guaranteed error bound of a model column; such a column has residual streams.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound: Option<Bound>,
+    /// How a bounded model column's residuals are split into streams (one without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+    /// The grid of a float column under a relative bound.
+    #[serde(default, skip_serializing_if = "GridKind::is_cells")]
+    pub grid: GridKind,
 }
 
 impl ColumnSpec {
+    /// The quantiser of a column with a bound.
+    ///
+    /// # Errors
+    /// [`Error::Header`] for an unknown type, [`Error::Bound`] for a bound it cannot have.
+    pub fn quantiser(&self) -> Result<Option<Quantiser>> {
+        self.bound
+            .map(|b| Quantiser::with_grid(&self.name, b, &self.arrow_type()?, self.grid))
+            .transpose()
+    }
+
     /// The column's Arrow type.
     ///
     /// # Errors
@@ -329,8 +391,25 @@ impl Header {
     /// # Errors
     /// [`Error::Header`] naming the inconsistency.
     pub fn validate(&self) -> Result<()> {
+        if let Some(event) = &self.event
+            && !self.columns.iter().any(|c| {
+                &c.name == event
+                    && matches!(c.storage, Storage::PassThrough)
+                    && c.arrow_type().is_ok_and(|t| t.is_integer())
+            })
+        {
+            return Err(Error::Header(format!(
+                "the event column `{event}` is not a stored integer column"
+            )));
+        }
         for c in &self.columns {
             c.arrow_type()?;
+            if c.split.is_some() && c.bound.is_none() {
+                return Err(Error::Header(format!(
+                    "column `{}` has split residuals but no bound",
+                    c.name
+                )));
+            }
             if !c.storage.is_model() && c.bound.is_some() {
                 return Err(Error::Header(format!(
                     "column `{}` is stored as is but has an error bound",
@@ -345,6 +424,12 @@ impl Header {
     }
 
     fn validate_ae(&self, ae: &AeSpec) -> Result<()> {
+        if let Some(c) = self.columns.iter().find(|c| c.split.is_some()) {
+            return Err(Error::Header(format!(
+                "column `{}` has split residuals, which method `ae` does not have",
+                c.name
+            )));
+        }
         let mut seen = vec![false; ae.model.outputs];
         for c in &self.columns {
             match c.storage {
@@ -422,15 +507,42 @@ impl Header {
                     p.features.len()
                 )));
             }
+            if let Some(f) = p.features.iter().find(|f| !f.lag.is_current()) {
+                let event = self.event.as_deref();
+                if event.is_none() || (f.lag == Lag::First && Some(f.column.as_str()) != event) {
+                    return Err(Error::Header(format!(
+                        "the predictor of `{}` uses another row's values, which needs the event column",
+                        p.column
+                    )));
+                }
+            }
             if let Some(f) = p
                 .features
                 .iter()
-                .find(|f| !coded.contains(&f.column.as_str()))
+                .find(|f| f.lag != Lag::First && !coded.contains(&f.column.as_str()))
             {
                 return Err(Error::Header(format!(
                     "the predictor of `{}` uses `{}`, which is not decoded before it",
                     p.column, f.column
                 )));
+            }
+            let spec = self.columns.iter().find(|c| c.name == p.column);
+            match spec.and_then(|c| c.split.as_ref()) {
+                Some(Split::Zero { column }) if !coded.contains(&column.as_str()) => {
+                    return Err(Error::Header(format!(
+                        "the residuals of `{}` are split by `{column}`, which is not decoded before it",
+                        p.column
+                    )));
+                }
+                Some(Split::Rank { parts })
+                    if self.event.is_none() || !(2..=64).contains(parts) =>
+                {
+                    return Err(Error::Header(format!(
+                        "the residuals of `{}` are split by rank into {parts} parts, which needs the event column and 2 to 64 parts",
+                        p.column
+                    )));
+                }
+                _ => {}
             }
             coded.push(&p.column);
         }
