@@ -299,15 +299,24 @@ fn print_columns(report: &CompressReport, floor: &HashMap<String, f64>, rows: u6
     println!("| column | predict bits/row | order-0 floor bits/row |");
     println!("|---|---:|---:|");
     let per_row = |bytes: f64| 8.0 * bytes / rows.max(1) as f64;
-    for s in &report.streams {
-        if s.kind == StreamKind::Residual {
-            println!(
-                "| {} | {:.2} | {:.2} |",
-                s.column,
-                per_row(s.bytes as f64),
-                per_row(floor.get(&s.column).copied().unwrap_or(0.0))
-            );
+    // A split column has several streams: its cost is theirs together.
+    let mut columns: Vec<(String, u64)> = Vec::new();
+    for s in report
+        .streams
+        .iter()
+        .filter(|s| s.kind == StreamKind::Residual)
+    {
+        match columns.iter_mut().find(|(c, _)| *c == s.column) {
+            Some((_, bytes)) => *bytes += s.bytes as u64,
+            None => columns.push((s.column.clone(), s.bytes as u64)),
         }
+    }
+    for (column, bytes) in columns {
+        println!(
+            "| {column} | {:.2} | {:.2} |",
+            per_row(bytes as f64),
+            per_row(floor.get(&column).copied().unwrap_or(0.0))
+        );
     }
     println!();
 }

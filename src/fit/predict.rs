@@ -207,6 +207,7 @@ struct PoolFeature {
 }
 
 /// A fitted candidate for one column.
+#[derive(Clone)]
 struct Candidate {
     predictor: Predictor,
     /// Entropy of its residuals, bits per row.
@@ -263,7 +264,8 @@ pub fn fit(
         );
     }
     while coded.len() < columns.len() {
-        let mut best: Option<(usize, Candidate)> = None;
+        // Each column's cheapest candidate, and what its constant costs.
+        let mut per_column: HashMap<usize, (Candidate, f64)> = HashMap::new();
         for (t, (column, domain, _)) in targets.iter().enumerate() {
             if coded.contains(column) {
                 continue;
@@ -295,13 +297,30 @@ pub fn fit(
                 vec![constant]
             };
             for predictor in fits {
+                let constant = predictor.features.is_empty();
                 let candidate = score(c, predictor, &inputs, rows, total_rows);
-                if best.as_ref().is_none_or(|(_, b)| candidate.cost < b.cost) {
-                    best = Some((*column, candidate));
+                let entry = per_column
+                    .entry(*column)
+                    .or_insert_with(|| (candidate.clone(), f64::INFINITY));
+                if constant {
+                    entry.1 = entry.1.min(candidate.cost);
+                }
+                if candidate.cost < entry.0.cost {
+                    entry.0 = candidate;
                 }
             }
         }
-        let (column, mut candidate) = best.expect("a column is left to code");
+        // The column that what is coded helps least goes next: columns that nothing predicts
+        // (pt, eta) come first, so that those they predict can use them; on a tie, the cheaper.
+        let (column, (mut candidate, _)) = per_column
+            .into_iter()
+            .min_by(|(a, (ca, ba)), (b, (cb, bb))| {
+                let (ga, gb) = (ba - ca.cost, bb - cb.cost);
+                ga.total_cmp(&gb)
+                    .then(ca.cost.total_cmp(&cb.cost))
+                    .then(a.cmp(b))
+            })
+            .expect("a column is left to code");
         // The same predictor with its numbers written with fewer digits, when the header bytes
         // that saves outweigh the residual bits it costs.
         for digits in ROUNDED_DIGITS {
@@ -326,7 +345,7 @@ pub fn fit(
             } else {
                 &[Lag::Current]
             };
-            for domain in domains(c) {
+            for domain in feature_domains(c) {
                 for &lag in lags {
                     let values = inputs[&(c.name, domain, lag)][..rows].to_vec();
                     let key = (c.name.to_owned(), domain, lag);
@@ -380,7 +399,6 @@ pub fn fit(
         &predictors,
         &weights,
         &inputs,
-        rows,
         total_rows,
         events,
     )?;
@@ -405,7 +423,7 @@ fn sample_inputs<'a>(
             .iter()
             .map(|&x| c.quantiser.encode(c.name, x, 0).map(|(_, rec)| rec))
             .collect::<baler_udfs::Result<Vec<f64>>>()?;
-        for domain in domains(c) {
+        for domain in feature_domains(c) {
             let input = feature_input(domain, &decoded, Some(&c.quantiser)).into_owned();
             if let Some(e) = events {
                 inputs.insert((c.name, domain, Lag::Previous), previous(&input, e.ranks));
@@ -494,6 +512,16 @@ fn domains(c: &Column) -> Vec<Domain> {
     } else {
         vec![Domain::Value, Domain::Grid]
     }
+}
+
+/// The domains a column's values are features in: its prediction domains, and its absolute
+/// value when it has negative values.
+fn feature_domains(c: &Column) -> Vec<Domain> {
+    let mut d = domains(c);
+    if c.values.iter().any(|&x| x < 0.0) {
+        d.push(Domain::Abs);
+    }
+    d
 }
 
 fn in_domain(c: &Column, domain: Domain, values: &[f64]) -> Vec<f64> {
@@ -734,7 +762,7 @@ fn residuals(
         .zip(predicted)
         .map(|(x, p)| {
             let k_hat = match predictor.predictor.domain {
-                Domain::Value => c.quantiser.index_of_value(p),
+                Domain::Value | Domain::Abs => c.quantiser.index_of_value(p),
                 Domain::Grid => c.quantiser.index_of_coordinate(p),
             };
             c.quantiser.index_of_value(*x).wrapping_sub(k_hat)
@@ -755,17 +783,14 @@ fn entropy_bits<T: std::hash::Hash + Eq + Copy>(values: &[T]) -> f64 {
         .sum()
 }
 
-/// Bytes a residual stream costs in each block besides its values (pcodec's chunk metadata and
-/// the framing), as estimated for splitting.
-const STREAM_BYTES: f64 = 40.0;
 /// Bytes a split adds to the header.
 const SPLIT_HEADER_BYTES: f64 = 30.0;
-/// Rows per block, as estimated for splitting.
-const BLOCK_ROWS: f64 = 65_536.0;
 
 /// For each column (in coding order `order`, with its final predictor), the split of its
 /// residuals into streams that makes the file smallest on the sample, if one beats a single
-/// stream: by the row's rank in its event, or by whether a column coded before is zero.
+/// stream: by the row's rank in its event, or by whether a column coded before is zero. Sizes
+/// are the pcodec streams of every sample row, scaled to the file (which counts each stream's
+/// metadata once per sample's worth of rows: about twice per block, erring against splitting).
 #[allow(clippy::too_many_arguments)]
 fn choose_splits(
     columns: &[Column],
@@ -773,31 +798,33 @@ fn choose_splits(
     predictors: &[Predictor],
     weights: &[u8],
     inputs: &Inputs,
-    rows: usize,
     total_rows: u64,
     events: Option<&Events>,
 ) -> std::result::Result<Vec<(String, Split)>, FitError> {
-    let blocks = (total_rows as f64 / BLOCK_ROWS).ceil().max(1.0);
-    let scale = total_rows as f64 / rows.max(1) as f64 / 8.0;
+    let all = columns.first().map_or(0, |c| c.values.len());
+    let scale = total_rows as f64 / all.max(1) as f64;
+    let coded = |q: &[i64]| -> std::result::Result<f64, FitError> {
+        Ok(baler_udfs::stream::encode_integers(q)?.len() as f64)
+    };
     let mut splits = Vec::new();
     for (at, (&column, p)) in order.iter().zip(predictors).enumerate() {
         let c = &columns[column];
-        let q = residuals(c, &Compiled::load(p, weights)?, inputs, 0..rows);
-        let mut best = (entropy_bits(&q) * scale, None);
+        let q = residuals(c, &Compiled::load(p, weights)?, inputs, 0..all);
+        let mut best = (coded(&q)? * scale, None);
         let mut candidates: Vec<(Split, Vec<u8>)> = Vec::new();
         if let Some(e) = events {
             for parts in [2usize, 3, 4] {
                 let last = (parts - 1) as u32;
-                let part = e.ranks[..rows].iter().map(|&r| r.min(last) as u8).collect();
+                let part = e.ranks[..all].iter().map(|&r| r.min(last) as u8).collect();
                 candidates.push((Split::Rank { parts }, part));
             }
         }
         for &earlier in &order[..at] {
             let d = &columns[earlier];
-            let values = &inputs[&(d.name, Domain::Value, Lag::Current)][..rows];
+            let values = &inputs[&(d.name, Domain::Value, Lag::Current)][..all];
             let part: Vec<u8> = values.iter().map(|&v| u8::from(v != 0.0)).collect();
             let zeros = part.iter().filter(|&&p| p == 0).count();
-            if zeros > 0 && zeros < rows {
+            if zeros > 0 && zeros < all {
                 candidates.push((
                     Split::Zero {
                         column: d.name.to_owned(),
@@ -811,9 +838,10 @@ fn choose_splits(
             for (&k, &r) in part.iter().zip(&q) {
                 parts[usize::from(k)].push(r);
             }
-            let bytes = parts.iter().map(|p| entropy_bits(p)).sum::<f64>() * scale
-                + (split.parts() - 1) as f64 * STREAM_BYTES * blocks
-                + SPLIT_HEADER_BYTES;
+            let mut bytes = SPLIT_HEADER_BYTES;
+            for p in &parts {
+                bytes += coded(p)? * scale;
+            }
             if bytes < best.0 {
                 best = (bytes, Some(split));
             }

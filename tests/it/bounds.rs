@@ -506,3 +506,80 @@ fn bad_bounds_are_clear_errors() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn predict_conditions_on_the_previous_jet_of_the_event_and_splits_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let jets = generated(dir.path(), "jets.parquet", 20_000, 6);
+    let options = bounded(Method::Predict, "all=2e-2rel", 1);
+    let report = check_bounds(&jets, dir.path(), &options, "events");
+    let header = crate::compress::header_json(&dir.path().join("events.baler.parquet"));
+    assert_eq!(header["event"], "event");
+    let predictors = header["predictors"].as_array().unwrap();
+    let lagged = predictors.iter().any(|p| {
+        p["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["lag"] == "previous")
+    });
+    assert!(lagged, "no predictor uses the previous jet: {predictors:?}");
+    let split = header["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["split"].is_object());
+    assert!(split, "no residual stream is split");
+    // The same jets without their event index: no context, a larger file.
+    let table = read_jets(&jets, &ReadOptions::default());
+    let without = dir.path().join("no-events.parquet");
+    let events = table.schema().index_of("event").unwrap();
+    let mut columns: Vec<_> = table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    columns[events] = "jet_event".into();
+    let renamed = arrow::record_batch::RecordBatch::try_new(
+        std::sync::Arc::new(arrow::datatypes::Schema::new(
+            table
+                .schema()
+                .fields()
+                .iter()
+                .zip(&columns)
+                .map(|(f, n)| f.as_ref().clone().with_name(n))
+                .collect::<Vec<_>>(),
+        )),
+        table.columns().to_vec(),
+    )
+    .unwrap();
+    crate::common::write_table(
+        &without,
+        columns
+            .iter()
+            .map(|n| n.as_str())
+            .zip(renamed.columns().iter().cloned())
+            .collect(),
+    );
+    let plain = CompressOptions {
+        keep: vec!["jet_event".into()],
+        ..options
+    };
+    let out = dir.path().join("no-events.baler.parquet");
+    let no_context = compress::compress(&without, &out, &ReadOptions::default(), &plain).unwrap();
+    // Jets come pt-ordered within an event: pt costs less given the previous jet's.
+    let pt_bytes = |r: &CompressReport| -> usize {
+        r.streams
+            .iter()
+            .filter(|s| s.column == "pt")
+            .map(|s| s.bytes)
+            .sum()
+    };
+    assert!(
+        pt_bytes(&report) < pt_bytes(&no_context),
+        "pt: {} B with event context, {} B without",
+        pt_bytes(&report),
+        pt_bytes(&no_context)
+    );
+}

@@ -525,3 +525,175 @@ fn compressed_files_open_in_pyarrow() {
     );
     assert_eq!(String::from_utf8_lossy(&run.stdout), "1 event_min\n");
 }
+
+#[test]
+fn compress_without_options_keeps_integers_exact_and_floats_within_nanoaod_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = data("cms_nanoaod_2015_ttbar.root");
+    let out = dir.path().join("ttbar.baler.parquet");
+    let run = baler(&[
+        "compress",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+        "-q",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    // Learned prediction or the model-free coder, whichever is smaller, never the autoencoder.
+    let method = report["method"].as_str().unwrap();
+    assert!(method == "predict" || method == "residual", "{method}");
+    assert_eq!(report["written"], method);
+    let bounds = report["bounds"].as_array().unwrap();
+    assert!(bounds.contains(&serde_json::json!(["pt", "0.00048828125rel"])));
+    assert!(bounds.contains(&serde_json::json!(["hadronFlavour", "exact"])));
+    // Smaller than the same rows as lossless Parquet, and every value within its bound.
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(
+        size < report["sizes"]["lossless_bytes"].as_u64().unwrap(),
+        "{report}"
+    );
+    let checked = baler_arrow::verify::verify(&input, &out, &ReadOptions::default()).unwrap();
+    assert_eq!(checked.rows, 537);
+    assert_eq!(checked.checked, 537 * 41);
+    // NanoAOD stores most floats with 10 mantissa bits or fewer, which lie on the mantissa grid:
+    // on that grid they come back exactly.
+    let header = header_json(&out);
+    let original = read_jets(&input, &ReadOptions::default());
+    let restored = dir.path().join("restored.parquet");
+    decode::decompress(&out, &restored, false, &NoProgress).unwrap();
+    let restored = read_parquet(&restored);
+    let mut exact = 0;
+    for c in header["columns"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let x = original.column_by_name(name).unwrap();
+        let few_bits = x.as_primitive_opt::<Float32Type>().is_some_and(|v| {
+            v.values()
+                .iter()
+                .all(|f| f.to_bits() & ((1 << 13) - 1) == 0)
+        });
+        if c["grid"] == "mantissa" && few_bits {
+            assert_eq!(
+                restored.column_by_name(name).unwrap().to_data(),
+                x.to_data(),
+                "{name}"
+            );
+            exact += 1;
+        }
+    }
+    assert!(exact >= 3, "{header}");
+}
+
+#[test]
+fn a_shared_model_is_referenced_and_found_beside_the_file_or_named_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = generated(dir.path(), "a.parquet", 3000, 1);
+    let b = generated(dir.path(), "b.parquet", 2000, 2);
+    let model = dir.path().join("jets.safetensors");
+    let run = baler(&[
+        "train",
+        a.to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let dataset = dir.path().join("dataset");
+    std::fs::create_dir(&dataset).unwrap();
+    let out = dataset.join("b.baler.parquet");
+    let options = CompressOptions {
+        model: Some(model.clone()),
+        reference_model: true,
+        fallback_lossless: false,
+        ..CompressOptions::default()
+    };
+    let report = compress::compress(&b, &out, &ReadOptions::default(), &options).unwrap();
+    // The model is copied beside the data and counted apart.
+    let copied = dataset.join("jets.safetensors");
+    assert_eq!(
+        std::fs::read(&copied).unwrap(),
+        std::fs::read(&model).unwrap()
+    );
+    assert_eq!(
+        report.sizes.model_bytes,
+        std::fs::metadata(&copied).unwrap().len()
+    );
+    assert!(report.ratios.r_lossless_with_model < report.ratios.r_lossless);
+    let kv = footer(&out);
+    assert!(
+        !kv.contains_key(HEADER_KEY) && kv.contains_key("baler.model"),
+        "{kv:?}"
+    );
+    // The same file with the model embedded is larger by the model's header.
+    let embedded = dir.path().join("embedded.parquet");
+    let embedded_report = compress::compress(
+        &b,
+        &embedded,
+        &ReadOptions::default(),
+        &CompressOptions {
+            reference_model: false,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    assert!(report.sizes.output_bytes < embedded_report.sizes.output_bytes);
+    // Both decode to the same values, within the model's bounds.
+    baler_arrow::verify::verify(&b, &out, &ReadOptions::default()).unwrap();
+    assert_eq!(
+        read_compressed(&out),
+        read_compressed(&embedded),
+        "referenced and embedded models decode alike"
+    );
+    // Moved away from its model, the file names what it needs.
+    let alone = dir.path().join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(&out, alone.join("b.baler.parquet")).unwrap();
+    let restored = dir.path().join("r.parquet");
+    let err = decode::decompress(
+        &alone.join("b.baler.parquet"),
+        &restored,
+        false,
+        &NoProgress,
+    )
+    .unwrap_err();
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        cause.starts_with("the file needs model `")
+            && cause.contains(&format!(
+                "which is not in `{}`",
+                alone.join("jets.safetensors").display()
+            )),
+        "{cause}"
+    );
+    assert!(!restored.exists());
+}
+
+/// A compressed file decoded whole.
+fn read_compressed(path: &Path) -> arrow::array::RecordBatch {
+    let decoded = decode::Decoded::open(path).unwrap();
+    let schema = decoded.schema();
+    let batches: Vec<_> = decoded.map(Result::unwrap).collect();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+#[test]
+fn files_of_an_older_format_are_refused_with_their_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    compress::compress(
+        &data("cms_nanoaod_small_dy.root"),
+        &good,
+        &ReadOptions::default(),
+        &CompressOptions::default(),
+    )
+    .unwrap();
+    let old = dir.path().join("v2.parquet");
+    with_footer_entry(&good, &old, FORMAT_KEY, "2");
+    let err = decode::Decoded::open(&old).err().unwrap();
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert_eq!(
+        cause,
+        "unsupported baler format version `2` (this build reads version 3)"
+    );
+}

@@ -591,7 +591,7 @@ impl Codec {
                 return Ok(predicted);
             };
             let k_hat = predicted.iter().map(|&p| match domain {
-                Domain::Value => q.index_of_value(p),
+                Domain::Value | Domain::Abs => q.index_of_value(p),
                 Domain::Grid => q.index_of_coordinate(p),
             });
             let r = match &residuals {

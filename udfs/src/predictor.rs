@@ -68,8 +68,8 @@ impl Compiled {
     }
 }
 
-/// A feature's input: the decoded `values` of its column (borrowed), or their grid
-/// coordinates under the column's `quantiser`.
+/// A feature's input: the decoded `values` of its column (borrowed), their grid coordinates
+/// under the column's `quantiser`, or their absolute values.
 pub fn feature_input<'a>(
     domain: Domain,
     values: &'a [f64],
@@ -77,6 +77,7 @@ pub fn feature_input<'a>(
 ) -> Cow<'a, [f64]> {
     match (domain, quantiser) {
         (Domain::Grid, Some(q)) => values.iter().map(|&x| q.coordinate(x)).collect(),
+        (Domain::Abs, _) => values.iter().map(|x| x.abs()).collect(),
         _ => Cow::Borrowed(values),
     }
 }

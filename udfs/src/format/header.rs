@@ -219,6 +219,9 @@ pub enum Domain {
     Value,
     /// The column's grid coordinate (see [`crate::quantise::Quantiser::coordinate`]).
     Grid,
+    /// The absolute value (features only): lets a linear predictor follow `|η|`, and so
+    /// `ln cosh η`, the step from pT to energy.
+    Abs,
 }
 
 /// One original column and how it is stored.
@@ -505,6 +508,12 @@ impl Header {
                     n.means.len(),
                     n.scales.len(),
                     p.features.len()
+                )));
+            }
+            if p.domain == Domain::Abs {
+                return Err(Error::Header(format!(
+                    "the predictor of `{}` predicts an absolute value; predictions are values or grid coordinates",
+                    p.column
                 )));
             }
             if let Some(f) = p.features.iter().find(|f| !f.lag.is_current()) {
