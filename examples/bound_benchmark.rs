@@ -159,6 +159,8 @@ fn main() -> Result<()> {
                     ..TrainConfig::default()
                 },
                 force: true,
+                // The method's own file, even where lossless Parquet would be smaller.
+                fallback_lossless: false,
                 ..CompressOptions::default()
             };
             let start = Instant::now();

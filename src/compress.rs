@@ -112,7 +112,7 @@ pub fn compress(
             )
         } else {
             format!(
-                "{method}'s file ({bytes} B) is larger than lossless Parquet ({lossless} B); `--fallback lossless` writes that instead"
+                "{method}'s file ({bytes} B) is larger than lossless Parquet ({lossless} B); written anyway, as `--no-fallback` asks"
             )
         });
     }

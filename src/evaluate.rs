@@ -74,6 +74,8 @@ pub struct Evaluation {
     pub methods: Vec<MethodResult>,
     pub truncation: Vec<TruncationChoice>,
     pub verdict: String,
+    /// Every value checked against its bound (exact columns bit for bit).
+    pub verification: crate::verify::Verification,
     /// Methods that could not be compared, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -101,6 +103,8 @@ pub fn evaluate(
     let reader = ingest::open(original, read)?;
     let schema = reader.schema();
     check_same_columns(original, compressed, &schema, &decoded.schema())?;
+    // The guarantee first: every value within its bound, or the evaluation stops here.
+    let verification = crate::verify::verify(original, compressed, read)?;
     let variables: Vec<usize> = decoded.codec.model_columns();
     let mut metrics = vec![VariableAccumulator::default(); variables.len()];
     let mut samples: Vec<(String, Vec<f64>, Vec<f64>)> = variables
@@ -212,6 +216,7 @@ pub fn evaluate(
     };
     methods.push(result(truncation_label.into(), truncated_bytes));
     Ok(Evaluation {
+        verification,
         original: original.to_owned(),
         compressed: compressed.to_owned(),
         rows,

@@ -38,6 +38,8 @@ pub mod encode;
 mod error;
 pub mod evaluate;
 pub mod fit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod ingest;
 pub mod metrics;

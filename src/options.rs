@@ -292,6 +292,43 @@ pub struct CompressOptions {
     pub progress: Arc<dyn Progress>,
 }
 
+/// The widest hidden layer `--hidden` takes.
+pub const MAX_HIDDEN_WIDTH: usize = baler_udfs::format::MAX_WIDTH;
+
+impl CompressOptions {
+    /// Checks the options that no input can make sensible.
+    ///
+    /// # Errors
+    /// [`Error::Options`] naming the option: no or too wide hidden layers, no epochs, an empty
+    /// batch, a learning rate that is not positive and finite.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |message: String| Err(Error::Options { message });
+        if self.hidden.is_empty()
+            || self.hidden.len() > 8
+            || self.hidden.iter().any(|&w| w == 0 || w > MAX_HIDDEN_WIDTH)
+        {
+            return bad(format!(
+                "`--hidden {:?}`: give 1 to 8 layers, each 1 to {MAX_HIDDEN_WIDTH} wide",
+                self.hidden
+            ));
+        }
+        let t = &self.train;
+        if t.epochs == 0 {
+            return bad("`--epochs 0` trains nothing; give at least 1".into());
+        }
+        if t.batch_size == 0 {
+            return bad("`--batch-size 0` holds no rows; give at least 1".into());
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return bad(format!(
+                "`--lr {}`: the learning rate must be positive and finite",
+                t.learning_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for CompressOptions {
     fn default() -> Self {
         Self {

@@ -1,6 +1,7 @@
 //! Output files that appear whole or not at all, and never replace their input.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
@@ -50,19 +51,44 @@ fn canonical_target(path: &Path) -> Option<PathBuf> {
 }
 
 /// A file written under a temporary name beside its destination and renamed into place by
-/// [`AtomicFile::commit`]. Dropped without a commit, it is deleted.
+/// [`AtomicFile::commit`]. Dropped without a commit, it is deleted. A destination that is a
+/// special file (a device such as `/dev/null`, a FIFO) is never replaced: it is written
+/// directly.
 pub struct AtomicFile {
-    tmp: NamedTempFile,
+    target: Target,
     path: PathBuf,
     overwrite: bool,
 }
 
+/// Where an [`AtomicFile`]'s bytes go.
+enum Target {
+    /// A temporary file beside the destination.
+    Temporary(NamedTempFile),
+    /// The special file itself.
+    Special(File),
+}
+
 impl AtomicFile {
-    /// Creates the temporary file in the destination's folder.
+    /// Creates the temporary file in the destination's folder (or opens a special file).
     ///
     /// # Errors
     /// [`Error::Write`] when the folder is missing or not writable.
     pub fn create(path: &Path, overwrite: bool) -> Result<Self> {
+        let write_err = |source| Error::Write {
+            path: path.to_owned(),
+            source,
+        };
+        if is_special(path) {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(write_err)?;
+            return Ok(Self {
+                target: Target::Special(file),
+                path: path.to_owned(),
+                overwrite,
+            });
+        }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -78,39 +104,49 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let tmp = builder.tempfile_in(dir).map_err(|source| Error::Write {
-            path: path.to_owned(),
-            source,
-        })?;
+        let tmp = builder.tempfile_in(dir).map_err(write_err)?;
         Ok(Self {
-            tmp,
+            target: Target::Temporary(tmp),
             path: path.to_owned(),
             overwrite,
         })
     }
 
-    /// The open temporary file.
+    /// The open file being written.
     pub fn file(&mut self) -> &mut File {
-        self.tmp.as_file_mut()
+        match &mut self.target {
+            Target::Temporary(t) => t.as_file_mut(),
+            Target::Special(f) => f,
+        }
     }
 
-    /// Another handle to the open temporary file, for a writer that must own one.
+    /// Another handle to the open file, for a writer that must own one.
     ///
     /// # Errors
     /// [`Error::Write`] when the handle cannot be duplicated.
     pub fn handle(&self) -> Result<File> {
-        self.tmp
-            .as_file()
-            .try_clone()
-            .map_err(|source| Error::Write {
-                path: self.path.clone(),
-                source,
-            })
+        let file = match &self.target {
+            Target::Temporary(t) => t.as_file(),
+            Target::Special(f) => f,
+        };
+        file.try_clone().map_err(|source| Error::Write {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// The destination path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the bytes are until the commit, when that is a file that can be read back (not a
+    /// special file).
+    pub fn written_path(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Temporary(t) => Some(t.path()),
+            Target::Special(_) => None,
+        }
     }
 
     /// Flushes the file to disk and moves it to its destination.
@@ -119,15 +155,24 @@ impl AtomicFile {
     /// [`Error::Write`] if syncing or renaming fails, or [`Error::OutputExists`] if the
     /// destination appeared meanwhile and overwriting is off.
     pub fn commit(self) -> Result<()> {
+        let tmp = match self.target {
+            Target::Special(mut f) => {
+                return f.flush().map_err(|source| Error::Write {
+                    path: self.path,
+                    source,
+                });
+            }
+            Target::Temporary(t) => t,
+        };
         let write_err = |source| Error::Write {
             path: self.path.clone(),
             source,
         };
-        self.tmp.as_file().sync_all().map_err(write_err)?;
+        tmp.as_file().sync_all().map_err(write_err)?;
         let persisted = if self.overwrite {
-            self.tmp.persist(&self.path)
+            tmp.persist(&self.path)
         } else {
-            self.tmp.persist_noclobber(&self.path)
+            tmp.persist_noclobber(&self.path)
         };
         match persisted {
             Ok(_) => Ok(()),
@@ -140,4 +185,10 @@ impl AtomicFile {
             }),
         }
     }
+}
+
+/// Whether `path` is an existing file that is neither a regular file nor a folder: a device or
+/// a FIFO, which is written in place rather than replaced.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }

@@ -136,7 +136,7 @@ enum Check {
 
 /// The first row where two arrays differ in validity or in the bits of a valid value (floats
 /// by their bit patterns, so that `-0.0` differs from `0.0` and a NaN equals itself).
-fn first_difference(x: &ArrayRef, y: &ArrayRef) -> Option<usize> {
+pub(crate) fn first_difference(x: &ArrayRef, y: &ArrayRef) -> Option<usize> {
     use arrow::array::AsArray;
     use arrow::datatypes::{Float16Type, Float32Type, Float64Type};
     if x.data_type() != y.data_type() || x.len() != y.len() {

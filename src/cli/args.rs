@@ -66,8 +66,9 @@ pub struct EvaluateArgs {
     pub compare: Vec<CompareArg>,
 
     /// Training epochs of the compared autoencoder.
-    #[arg(long, default_value_t = baler_arrow::model::train::DEFAULT_EPOCHS)]
-    pub epochs: usize,
+    #[arg(long, default_value_t = baler_arrow::model::train::DEFAULT_EPOCHS as u32,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub epochs: u32,
 
     /// Print the evaluation as JSON.
     #[arg(long)]
@@ -182,8 +183,8 @@ pub struct ModelArgs {
     pub latent_bits: Option<u32>,
 
     /// Latent numbers per row.
-    #[arg(long, conflicts_with = "ratio")]
-    pub latent: Option<usize>,
+    #[arg(long, conflicts_with = "ratio", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub latent: Option<u32>,
 
     /// Target ratio of compressed columns to latents: latent = ceil(columns / R) [default: 3;
     /// under `--error-bound`, the latent size is chosen on a sample].
@@ -191,19 +192,20 @@ pub struct ModelArgs {
     pub ratio: Option<f64>,
 
     /// Hidden layer widths of the encoder (the decoder mirrors them).
-    #[arg(long, value_delimiter = ',', default_value = "200,100,50")]
-    pub hidden: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "200,100,50",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub hidden: Vec<u32>,
 
     /// Training epochs (early stopping may end sooner).
-    #[arg(long, default_value_t = DEFAULT_EPOCHS)]
-    pub epochs: usize,
+    #[arg(long, default_value_t = DEFAULT_EPOCHS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub epochs: u32,
 
     /// Rows per training batch.
-    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
+    #[arg(long, default_value_t = DEFAULT_BATCH_SIZE as u32, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub batch_size: u32,
 
     /// Adam learning rate.
-    #[arg(long, default_value_t = DEFAULT_LEARNING_RATE)]
+    #[arg(long, default_value_t = DEFAULT_LEARNING_RATE, value_parser = parse_learning_rate)]
     pub lr: f64,
 
     /// Seed for weights and shuffling (training on the CPU is deterministic).
@@ -277,7 +279,7 @@ impl TryFrom<&ModelArgs> for CompressOptions {
     /// for the autoencoder without one, else the default guarantee).
     fn try_from(a: &ModelArgs) -> anyhow::Result<Self> {
         let latent = match (a.latent, a.ratio) {
-            (Some(k), _) => Some(LatentSize::Fixed(k)),
+            (Some(k), _) => Some(LatentSize::Fixed(k as usize)),
             (None, Some(r)) => Some(LatentSize::Ratio(r)),
             (None, None) => None,
         };
@@ -313,10 +315,10 @@ impl TryFrom<&ModelArgs> for CompressOptions {
             method,
             bounds,
             latent_storage,
-            hidden: a.hidden.clone(),
+            hidden: a.hidden.iter().map(|&w| w as usize).collect(),
             train: TrainConfig {
-                epochs: a.epochs,
-                batch_size: a.batch_size,
+                epochs: a.epochs as usize,
+                batch_size: a.batch_size as usize,
                 learning_rate: a.lr,
                 seed: a.seed,
                 latent_noise_bits: a.latent_noise_bits,
@@ -392,9 +394,44 @@ pub struct DecompressArgs {
     #[arg(short, long)]
     pub output: PathBuf,
 
+    /// Check every decoded value against this original (ROOT or Parquet, read as when it was
+    /// compressed, with `--tree`/`--collection`/`--flat` below): within its bound, exact
+    /// columns bit for bit.
+    #[arg(long, value_name = "ORIGINAL")]
+    pub verify: Option<PathBuf>,
+
+    /// The tree of the original (default: the only tree in the file).
+    #[arg(long, requires = "verify")]
+    pub tree: Option<String>,
+
+    /// The collection of the original (default: `Jet`).
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "flat",
+        requires = "verify"
+    )]
+    pub collection: Option<String>,
+
+    /// The original is a flat tree or table.
+    #[arg(long, requires = "verify")]
+    pub flat: bool,
+
     /// Overwrite the output if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `--lr` values: positive and finite.
+fn parse_learning_rate(s: &str) -> Result<f64, String> {
+    let lr: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if lr.is_finite() && lr > 0.0 && lr <= 10.0 {
+        Ok(lr)
+    } else {
+        Err(format!(
+            "the learning rate must be above 0 and at most 10, not {s}"
+        ))
+    }
 }
 
 /// `--error-bound` values: bounds, or `none`.

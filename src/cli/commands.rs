@@ -36,7 +36,7 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     let options = evaluate::EvaluateOptions {
         compare: CompareArg::methods(&args.compare),
         train: baler_arrow::model::TrainConfig {
-            epochs: args.epochs,
+            epochs: args.epochs as usize,
             ..Default::default()
         },
         ..Default::default()
@@ -68,6 +68,10 @@ fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
         return Ok(());
     }
     println!("{} rows, {} raw bytes", e.rows, e.raw_bytes);
+    println!(
+        "guarantee checked: {} values within their bounds ({} unbounded)",
+        e.verification.checked, e.verification.unbounded
+    );
     print_metrics(&e.variables);
     for m in &e.methods {
         println!("{:<28} {:>12} B   R = {:.2}", m.method, m.bytes, m.ratio);
@@ -192,6 +196,22 @@ fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
         summary.columns,
         summary.output.display()
     );
+    if let Some(original) = &args.verify {
+        let read = ReadOptions::from(&super::args::InputArgs {
+            input: original.clone(),
+            tree: args.tree.clone(),
+            collection: args.collection.clone(),
+            flat: args.flat,
+        });
+        let checked = baler_arrow::verify::verify(original, &args.input, &read)
+            .with_context(|| format!("failed to verify `{}`", args.input.display()))?;
+        println!(
+            "verified against `{}`: {} values within their bounds, {} unbounded",
+            original.display(),
+            checked.checked,
+            checked.unbounded
+        );
+    }
     Ok(())
 }
 

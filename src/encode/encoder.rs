@@ -40,10 +40,15 @@ impl<'a> Encoder<'a> {
         weights: &[u8],
         path: &Path,
     ) -> Result<Self> {
-        let footer = Footer {
+        // The codec is built from the footer as a reader will see it (serialised and parsed
+        // back, checked), so that encoding predicts exactly as decoding will.
+        let written = Footer {
             header: header.clone(),
             weights: weights.to_vec(),
         };
+        let entries = written.entries().map_err(compress_err(path))?;
+        let footer =
+            Footer::from_metadata(&entries.into_iter().collect()).map_err(compress_err(path))?;
         let codec = Codec::try_new(&footer).map_err(compress_err(path))?;
         Ok(Self {
             autoencoder,

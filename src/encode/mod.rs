@@ -89,10 +89,14 @@ pub fn write(
     let mut parts = Parts::default();
     let mut streams: Vec<StreamSize> = Vec::new();
     let mut rows = 0u64;
+    let mut first: Option<RecordBatch> = None;
     progress.start("compress", reader.total_rows());
     for batch in reader {
         let batch = batch?;
         let block = encoder.encode(&batch)?;
+        if first.is_none() {
+            first = Some(block.decoded.clone());
+        }
         let events = event.and_then(|i| event_range(&batch, i));
         blocks
             .write(&block.bytes, batch.num_rows(), events)
@@ -107,6 +111,9 @@ pub fn write(
     progress.finish();
     blocks.finish().map_err(compress_err(output))?;
     let lossless_bytes = lossless.into_inner().map_err(parquet_err)?.0;
+    if let Some(written) = file.written_path() {
+        check_written(written, output, first.as_ref())?;
+    }
     file.commit()?;
     let raw_width: usize = model_columns
         .iter()
@@ -139,6 +146,38 @@ pub fn write(
         sizes,
         streams,
     })
+}
+
+/// Reopens a file just written (under its temporary name) and decodes its first block, which
+/// must give exactly what encoding said: a success never leaves a file that does not decode.
+///
+/// # Errors
+/// [`Error::Verify`] naming `output` when the file cannot be read back or decodes otherwise.
+fn check_written(written: &Path, output: &Path, first: Option<&RecordBatch>) -> Result<()> {
+    let failed = |message: String| Error::Verify {
+        path: output.to_owned(),
+        message: format!("the file written does not read back: {message}"),
+    };
+    let file =
+        baler_udfs::file::CompressedFile::open(written).map_err(|e| failed(e.to_string()))?;
+    match (first, file.blocks.is_empty()) {
+        (None, true) => Ok(()),
+        (Some(expected), false) => {
+            let decoded = file.decode_block(0).map_err(|e| failed(e.to_string()))?;
+            let differs = decoded.num_columns() != expected.num_columns()
+                || decoded
+                    .columns()
+                    .iter()
+                    .zip(expected.columns())
+                    .any(|(a, b)| crate::verify::first_difference(a, b).is_some());
+            if differs {
+                Err(failed("its first block decodes to other values".into()))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(failed("its blocks are not the ones written".into())),
+    }
 }
 
 /// The smallest and largest event index of a batch (column `i`), as `i64`.

@@ -106,7 +106,7 @@ fn train_ae(
     let device = selected.device.clone();
     let model = Autoencoder::new(&spec, options.train.seed, &device)?;
     let normaliser = Normaliser::of_columns(columns);
-    let sample = scan.model_sample(rows);
+    let sample = scan.model_sample(columns, rows);
     let summary = train(
         &model,
         normaliser.normalise(&sample),
@@ -114,6 +114,12 @@ fn train_ae(
         &device,
         options.progress.as_ref(),
     )?;
+    if !summary.final_loss.is_finite() {
+        return Err(Error::Training(candle_core::Error::Msg(format!(
+            "training diverged: the loss after {} epochs is {}; lower `--lr` (it is {}), or keep columns with values near the float limits (`--keep`)",
+            summary.epochs, summary.final_loss, options.train.learning_rate
+        ))));
+    }
     let weights = model.decoder_bytes()?;
     let method = MethodSpec::Ae(AeSpec {
         latent: LatentSpec {

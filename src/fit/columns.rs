@@ -48,6 +48,10 @@ pub(super) fn column_specs(
             let mut bound = None;
             let storage = match scan.candidates.iter().find(|c| c.index == i) {
                 None => Storage::PassThrough,
+                // Integers beyond 2^53 have no exact float: such columns are stored as they are.
+                Some(c) if !field.data_type().is_floating() && beyond_floats(c) => {
+                    Storage::PassThrough
+                }
                 Some(c) if c.stats.is_constant() => Storage::Constant {
                     value: c.first.clone().unwrap_or_default(),
                 },
@@ -82,6 +86,12 @@ pub(super) fn column_specs(
             })
         })
         .collect()
+}
+
+/// Whether an integer column has values that a float64 cannot hold exactly.
+fn beyond_floats(c: &super::scan::Candidate) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    c.stats.min.abs() >= EXACT || c.stats.max.abs() >= EXACT
 }
 
 /// The columns a file keeps as they are (`--keep`): its pass-through columns but the event index.

@@ -78,6 +78,7 @@ pub struct Estimate {
 /// Read errors, bad values (see [`scan`]), an impossible latent size, bounds naming unknown
 /// columns, a method that does not apply ([`Error::NotApplicable`]), training failures.
 pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Result<(Fitted, Scan)> {
+    options.validate()?;
     let progress = options.progress.as_ref();
     let scan = scan(
         ingest::open(input, read)?,

@@ -57,7 +57,7 @@ pub(super) fn fit_method(
 ) -> Result<Fitted> {
     let start = std::time::Instant::now();
     let columns = column_specs(scan, method, options.bounds.as_ref())?;
-    let sample = scan.model_sample(2 * FIT_ROWS);
+    let sample = scan.model_sample(&columns, 2 * FIT_ROWS);
     let predicted: Vec<&ColumnSpec> = columns
         .iter()
         .filter(|c| matches!(c.storage, Storage::Predicted))
@@ -602,7 +602,13 @@ fn score(
     total_rows: u64,
 ) -> Candidate {
     let compiled = Compiled::new(predictor, None);
-    let bits = residual_bits(c, &compiled, inputs, 0..rows);
+    let p = &compiled.predictor;
+    let finite = p.intercept.is_finite() && p.features.iter().all(|f| f.weight.is_finite());
+    let bits = if finite {
+        residual_bits(c, &compiled, inputs, 0..rows)
+    } else {
+        f64::INFINITY
+    };
     let cost = bits * total_rows as f64 / 8.0 + header_bytes(&compiled.predictor);
     Candidate {
         predictor: compiled.predictor,

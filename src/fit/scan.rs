@@ -6,6 +6,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, SchemaRef};
 use arrow::util::display::array_value_to_string;
 
+use baler_udfs::format::ColumnSpec;
+
 use crate::error::{Error, Result};
 use crate::ingest::{EVENT_COLUMN, JetReader, as_f64};
 use crate::model::ColumnStats;
@@ -28,12 +30,14 @@ pub struct Scan {
 pub const HEAD_ROWS: usize = 65_536;
 
 impl Scan {
-    /// The first `rows` sample rows of the model columns (the candidates that are not
-    /// constant), in header order.
-    pub fn model_sample(&self, rows: usize) -> Vec<Vec<f64>> {
-        self.candidates
+    /// The first `rows` sample rows of the model columns of `columns` (a header's), in
+    /// header order.
+    pub fn model_sample(&self, columns: &[ColumnSpec], rows: usize) -> Vec<Vec<f64>> {
+        columns
             .iter()
-            .filter(|c| !c.stats.is_constant())
+            .enumerate()
+            .filter(|(_, spec)| spec.storage.is_model())
+            .filter_map(|(i, _)| self.candidates.iter().find(|c| c.index == i))
             .map(|c| c.sample[..rows.min(c.sample.len())].to_vec())
             .collect()
     }

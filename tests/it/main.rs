@@ -1,10 +1,12 @@
 //! Integration tests: one binary, one module per area.
 
+mod bad_data;
 mod bounds;
 mod cli;
 mod common;
 mod compress;
 mod evaluate;
+mod fuzz;
 mod ingest_parquet;
 mod ingest_root;
 mod sql;

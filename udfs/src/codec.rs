@@ -829,11 +829,15 @@ fn int_range(dt: &DataType) -> (f64, f64) {
         DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
         DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
         DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
-        DataType::Int64 => (i64::MIN as f64, i64::MAX as f64),
+        // The largest float below 2^63 (i64::MAX itself rounds up to 2^63, out of range).
+        DataType::Int64 => (
+            i64::MIN as f64,
+            f64::from_bits((i64::MAX as f64).to_bits() - 1),
+        ),
         DataType::UInt8 => (0.0, u8::MAX.into()),
         DataType::UInt16 => (0.0, u16::MAX.into()),
         DataType::UInt32 => (0.0, u32::MAX.into()),
-        DataType::UInt64 => (0.0, u64::MAX as f64),
+        DataType::UInt64 => (0.0, f64::from_bits((u64::MAX as f64).to_bits() - 1)),
         _ => (f64::MIN, f64::MAX),
     }
 }

@@ -47,6 +47,14 @@ pub enum Error {
     #[error("damaged block: {0}")]
     Block(String),
 
+    /// A problem with one block of a file.
+    #[error("block {block}")]
+    InBlock {
+        block: usize,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A column named by the header is missing from the data.
     #[error("column `{0}` is missing")]
     MissingColumn(String),

@@ -40,7 +40,11 @@ impl ExactDense {
     /// wrong length.
     pub fn new(layers: Vec<Layer>, slope: f64) -> Result<Self> {
         for (i, l) in layers.iter().enumerate() {
-            if l.weight.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
+            if let Some(x) = l.weight.iter().chain(&l.bias).find(|x| !x.is_finite()) {
+                return Err(Error::Header(format!("layer {i} has a weight of {x}")));
+            }
+            if Some(l.weight.len()) != l.inputs.checked_mul(l.outputs) || l.bias.len() != l.outputs
+            {
                 return Err(Error::Header(format!(
                     "layer {i}: {} weights and {} biases for {} → {}",
                     l.weight.len(),
@@ -106,7 +110,7 @@ impl ExactDense {
                 Ok(Layer {
                     inputs: w[0],
                     outputs: w[1],
-                    weight: get(format!("{prefix}.l{i}.weight"), w[0] * w[1])?,
+                    weight: get(format!("{prefix}.l{i}.weight"), w[0].saturating_mul(w[1]))?,
                     bias: get(format!("{prefix}.l{i}.bias"), w[1])?,
                 })
             })

@@ -142,6 +142,10 @@ impl CompressedFile {
     /// errors (see [`Footer::from_metadata`]), and [`Error::Block`] when its stored table is not
     /// the one the format defines.
     pub fn open(path: &Path) -> Result<Self> {
+        guarded(|| Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Self> {
         let file = File::open(path)?;
         let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
         let kv = key_values(metadata.metadata());
@@ -220,6 +224,10 @@ impl CompressedFile {
     /// # Errors
     /// I/O and Parquet errors, and [`Error::Block`] for a block index out of range.
     pub fn read_block(&self, i: usize) -> Result<Vec<u8>> {
+        guarded(|| self.read_block_unguarded(i))
+    }
+
+    fn read_block_unguarded(&self, i: usize) -> Result<Vec<u8>> {
         let info = self
             .blocks
             .get(i)
@@ -252,7 +260,12 @@ impl CompressedFile {
     /// Those of [`CompressedFile::read_block`] and [`Codec::decode_block`], and
     /// [`Error::Block`] when the block's row count disagrees with its index entry.
     pub fn decode_block(&self, i: usize) -> Result<RecordBatch> {
-        let batch = self.codec.decode_block(&self.read_block(i)?)?;
+        let in_block = |e| Error::InBlock {
+            block: i,
+            source: Box::new(e),
+        };
+        let bytes = self.read_block(i).map_err(in_block)?;
+        let batch = guarded(|| self.codec.decode_block(&bytes)).map_err(in_block)?;
         if batch.num_rows() as u64 != self.blocks[i].rows {
             return Err(Error::Block(format!(
                 "block {i} holds {} rows, its index says {}",
@@ -262,6 +275,21 @@ impl CompressedFile {
         }
         Ok(batch)
     }
+}
+
+/// Runs `f`, turning a panic (a library failing on hostile bytes) into an error: a reader of
+/// files must never crash.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        Err(Error::Block(format!(
+            "the Parquet reader failed on damaged data ({detail})"
+        )))
+    })
 }
 
 /// A Parquet file's footer key-value metadata.

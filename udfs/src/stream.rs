@@ -65,11 +65,18 @@ pub fn decode<T: Number>(bytes: &[u8], n: usize) -> Result<Vec<T>> {
         };
     }
     let stream_err = |e: pco::errors::PcoError| Error::Stream(format!("damaged stream: {e}"));
-    let (file, rest) = FileDecompressor::new(bytes).map_err(stream_err)?;
-    let (mut chunk, rest) = file.chunk_decompressor::<T, _>(rest).map_err(stream_err)?;
-    let mut page = chunk.page_decompressor(rest, n).map_err(stream_err)?;
-    let mut out = vec![T::default(); n];
-    let progress = page.read(&mut out).map_err(stream_err)?;
+    // pcodec checks what it reads, but a reader of files must not trust any one library never
+    // to panic on hostile bytes: a panic is a damaged stream too.
+    let decoded = std::panic::catch_unwind(|| -> Result<(Vec<T>, pco::Progress)> {
+        let (file, rest) = FileDecompressor::new(bytes).map_err(stream_err)?;
+        let (mut chunk, rest) = file.chunk_decompressor::<T, _>(rest).map_err(stream_err)?;
+        let mut page = chunk.page_decompressor(rest, n).map_err(stream_err)?;
+        let mut out = vec![T::default(); n];
+        let progress = page.read(&mut out).map_err(stream_err)?;
+        Ok((out, progress))
+    })
+    .map_err(|_| Error::Stream("damaged stream: the pcodec decoder failed on it".into()))?;
+    let (out, progress) = decoded?;
     if progress.n_processed != n || !progress.finished {
         return Err(Error::Stream(format!(
             "the stream holds {} numbers, expected {n}",
@@ -218,7 +225,7 @@ pub fn decode_runs(values: &[u8], lengths: &[u8], dt: &DataType, n: usize) -> Re
         .ok_or_else(|| Error::Stream(format!("no run count of at most {n}")))?;
     let lengths = decode_integers::<u64>(rest, runs)?;
     let values = decode_integers::<i128>(values, runs)?;
-    if lengths.iter().sum::<u64>() != n as u64 {
+    if lengths.iter().try_fold(0u64, |a, &l| a.checked_add(l)) != Some(n as u64) {
         return Err(Error::Stream(format!(
             "runs that do not add up to {n} rows"
         )));

@@ -38,6 +38,9 @@ impl BasketKey {
 /// The baskets of every branch of every tree, by (tree name, branch name), in file order.
 pub(crate) type BasketIndex = HashMap<(String, String), Vec<BasketKey>>;
 
+/// The largest basket payload this reader takes (ROOT's own baskets stay far below).
+pub(crate) const MAX_BASKET_BYTES: u64 = 1 << 30;
+
 /// Reads the file header and walks every record, collecting the `TBasket` keys.
 pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
@@ -75,6 +78,12 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
             return Err(format!("corrupt record at byte {pos}: length 0"));
         }
         if let Some((tree, branch, key)) = parse_basket_key(&head, pos)? {
+            if key.seek + key.nbytes > len {
+                return Err(format!(
+                    "corrupt basket key at byte {pos}: its {} bytes run past the end of the file",
+                    key.nbytes
+                ));
+            }
             index.entry((tree, branch)).or_default().push(key);
         }
         pos += nbytes as u64;
@@ -118,11 +127,11 @@ fn free_segments(
 /// Parses one key header; returns `None` when the record is not a `TBasket`.
 fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, String, BasketKey)>, String> {
     let mut r = Cursor::new(head);
-    let nbytes = r.i32()? as u64;
+    let nbytes = r.i32()?;
     let version = r.i16()?;
-    let obj_len = r.i32()? as u64;
+    let obj_len = r.i32()?;
     let _datime = r.u32()?;
-    let key_len = r.i16()? as u64;
+    let key_len = r.i16()?;
     let _cycle = r.i16()?;
     r.seek(version > 1000)?;
     r.seek(version > 1000)?;
@@ -137,14 +146,29 @@ fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, String, Ba
     let _nev_buf_size = r.i32()?;
     let entries = r.i32()?;
     let last = r.i32()?;
-    if entries < 0 || last < 0 || key_len > nbytes {
-        return Err(format!("corrupt basket key at byte {seek}"));
+    let corrupt = |what: String| {
+        Err(format!(
+            "corrupt key of basket `{branch}` (tree `{tree}`) at byte {seek}: {what}"
+        ))
+    };
+    if nbytes < 0 || key_len < 0 || i32::from(key_len) > nbytes {
+        return corrupt(format!(
+            "key length {key_len} for a record of {nbytes} bytes"
+        ));
+    }
+    if obj_len < 0 || obj_len as u64 > MAX_BASKET_BYTES {
+        return corrupt(format!("uncompressed length {obj_len}"));
+    }
+    if entries < 0 || last < i32::from(key_len) || last as u64 > obj_len as u64 + key_len as u64 {
+        return corrupt(format!(
+            "{entries} entries ending at {last} in a buffer of {obj_len} bytes"
+        ));
     }
     let key = BasketKey {
         seek,
-        nbytes,
-        key_len,
-        obj_len,
+        nbytes: nbytes as u64,
+        key_len: key_len as u64,
+        obj_len: obj_len as u64,
         entries: entries as u64,
         last: last as u64,
     };
@@ -173,9 +197,9 @@ pub(crate) fn read_basket(file: &mut File, key: &BasketKey) -> Result<Vec<u8>, S
 
 /// Decompresses ROOT's sequence of compressed blocks, each with a 9-byte header:
 /// two letters naming the algorithm, a method byte, then the compressed and uncompressed sizes
-/// as 3-byte little-endian integers.
+/// as 3-byte little-endian integers. Never produces more than `expected` bytes.
 fn decompress(mut input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(expected);
+    let mut out = Vec::with_capacity(expected.min(MAX_BASKET_BYTES as usize));
     while out.len() < expected {
         if input.len() < 9 {
             return Err("compressed block header is cut short".into());
@@ -186,6 +210,11 @@ fn decompress(mut input: &[u8], expected: usize) -> Result<Vec<u8>, String> {
         let block = input
             .get(9..9 + c_size)
             .ok_or("compressed block is cut short")?;
+        if out.len() + u_size > expected {
+            return Err(format!(
+                "compressed blocks promise more than the {expected} bytes of the basket"
+            ));
+        }
         let before = out.len();
         decompress_block(algo, block, u_size, &mut out)?;
         if out.len() - before != u_size {
@@ -206,15 +235,18 @@ fn decompress_block(
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
     let err = |e: std::io::Error| format!("{} block: {e}", String::from_utf8_lossy(&algo));
+    // At most one byte more than the block promises, so that a lie is seen, not obeyed.
+    let cap = u_size as u64 + 1;
     match &algo {
         b"ZL" => {
             flate2::read::ZlibDecoder::new(block)
+                .take(cap)
                 .read_to_end(out)
                 .map_err(err)?;
         }
         b"ZS" => {
             zstd::stream::read::Decoder::new(block)
-                .and_then(|mut d| d.read_to_end(out))
+                .and_then(|d| d.take(cap).read_to_end(out))
                 .map_err(err)?;
         }
         b"L4" => {
@@ -226,6 +258,7 @@ fn decompress_block(
         }
         b"XZ" => {
             xz2::read::XzDecoder::new(block)
+                .take(cap)
                 .read_to_end(out)
                 .map_err(err)?;
         }
@@ -244,6 +277,12 @@ fn u24(b: &[u8]) -> usize {
 }
 
 fn read_at(file: &mut File, pos: u64, len: u64) -> Result<Vec<u8>, String> {
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    if pos.checked_add(len).is_none_or(|end| end > size) {
+        return Err(format!(
+            "cannot read {len} bytes at byte {pos}: the file has {size}"
+        ));
+    }
     let mut buf = vec![0; len as usize];
     file.seek(SeekFrom::Start(pos))
         .and_then(|_| file.read_exact(&mut buf))
@@ -264,8 +303,9 @@ impl<'a> Cursor<'a> {
 
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
         let out = self
-            .buf
-            .get(self.pos..self.pos + n)
+            .pos
+            .checked_add(n)
+            .and_then(|end| self.buf.get(self.pos..end))
             .ok_or_else(|| "record header is cut short".to_owned())?;
         self.pos += n;
         Ok(out)
@@ -304,7 +344,7 @@ impl<'a> Cursor<'a> {
     fn tstring(&mut self) -> Result<String, String> {
         let mut n = self.bytes(1)?[0] as usize;
         if n == 255 {
-            n = self.i32()? as usize;
+            n = usize::try_from(self.i32()?).map_err(|_| "negative string length".to_owned())?;
         }
         Ok(String::from_utf8_lossy(self.bytes(n)?).into_owned())
     }

@@ -23,14 +23,20 @@ use super::types::NumericType;
 use super::{DroppedColumn, EVENT_COLUMN, Layout, ReadOptions};
 use crate::error::{Error, Result};
 
-/// Runs an oxyroot call, turning a panic into an error message.
+/// Runs an oxyroot call, turning a panic into an error message a user can act on: oxyroot
+/// panics on objects and layouts it does not implement, and on damaged records.
 fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
-        payload
+        let detail = payload
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "the ROOT reader failed".to_owned())
+            .unwrap_or_default();
+        let detail = detail.lines().next().unwrap_or_default();
+        format!(
+            "the file holds an object or layout the ROOT reader (oxyroot) does not support, or a damaged record ({})",
+            if detail.is_empty() { "no detail" } else { detail }
+        )
     })
 }
 
@@ -407,10 +413,26 @@ impl PlanContext<'_> {
                     format!("baskets hold more than the tree's {entries} entries"),
                 ));
             }
-            baskets.push((
-                offsets[entry as usize]..offsets[end as usize],
-                Basket::Stored(k),
-            ));
+            let values = offsets[entry as usize]..offsets[end as usize];
+            // Checked before anything is read or allocated: a damaged counter or key is
+            // caught here, naming this branch.
+            let (count, width) = (values.end - values.start, ty.width() as u64);
+            if k.data_len() != count.saturating_mul(width) {
+                let message = if k.data_len() % width == 0 {
+                    format!(
+                        "basket holds {} values where the counter says {count} (entries' lengths disagree with the counter branch)",
+                        k.data_len() / width
+                    )
+                } else {
+                    format!(
+                        "the basket at byte {} holds {} bytes, not a whole number of {width}-byte values",
+                        k.seek,
+                        k.data_len()
+                    )
+                };
+                return Err(self.branch_err(branch, message));
+            }
+            baskets.push((values, Basket::Stored(k)));
             entry = end;
         }
         if entry < entries {

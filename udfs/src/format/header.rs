@@ -348,6 +348,11 @@ pub struct ModelSpec {
     pub negative_slope: f64,
 }
 
+/// The widest layer a network may have.
+pub const MAX_WIDTH: usize = 4096;
+/// The most layers a network may have.
+pub const MAX_LAYERS: usize = 16;
+
 /// The widths of the decoder: latent, hidden layers in reverse, outputs.
 pub fn decoder_widths(spec: &ModelSpec) -> Vec<usize> {
     std::iter::once(spec.latent)
@@ -394,6 +399,7 @@ impl Header {
     /// # Errors
     /// [`Error::Header`] naming the inconsistency.
     pub fn validate(&self) -> Result<()> {
+        self.validate_numbers()?;
         if let Some(event) = &self.event
             && !self.columns.iter().any(|c| {
                 &c.name == event
@@ -424,6 +430,71 @@ impl Header {
             MethodSpec::Ae(ae) => self.validate_ae(ae),
             MethodSpec::Predict(p) | MethodSpec::Residual(p) => self.validate_predict(p),
         }
+    }
+
+    /// Checks every number decoding uses: finite, and sizes within [`MAX_WIDTH`].
+    fn validate_numbers(&self) -> Result<()> {
+        let finite = |what: String, x: f64| {
+            if x.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::Header(format!("{what} is {x}, not a finite number")))
+            }
+        };
+        for c in &self.columns {
+            if let Storage::Decoded { min, max, .. } = c.storage {
+                finite(format!("the minimum of `{}`", c.name), min)?;
+                finite(format!("the maximum of `{}`", c.name), max)?;
+            }
+        }
+        let wide = |what: &str, widths: &[usize]| {
+            if widths.iter().any(|&w| w == 0 || w > MAX_WIDTH) || widths.len() > MAX_LAYERS {
+                Err(Error::Header(format!(
+                    "{what} has layers {widths:?}: each must be 1 to {MAX_WIDTH} wide, at most {MAX_LAYERS} of them"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        match &self.method {
+            MethodSpec::Ae(ae) => {
+                finite(
+                    "the decoder's negative slope".into(),
+                    ae.model.negative_slope,
+                )?;
+                wide("the decoder", &decoder_widths(&ae.model))?;
+                if ae.model.outputs > self.columns.len() {
+                    return Err(Error::Header(format!(
+                        "the decoder has {} outputs for {} columns",
+                        ae.model.outputs,
+                        self.columns.len()
+                    )));
+                }
+            }
+            MethodSpec::Predict(p) | MethodSpec::Residual(p) => {
+                for pr in &p.predictors {
+                    finite(format!("the intercept of `{}`", pr.column), pr.intercept)?;
+                    for f in &pr.features {
+                        finite(format!("a weight of `{}`", pr.column), f.weight)?;
+                    }
+                    if let Some(n) = &pr.network {
+                        wide(
+                            &format!("the network of `{}`", pr.column),
+                            &n.widths(pr.features.len()),
+                        )?;
+                        for x in n
+                            .means
+                            .iter()
+                            .chain(&n.scales)
+                            .chain([&n.output_scale, &n.negative_slope])
+                        {
+                            finite(format!("a number of the network of `{}`", pr.column), *x)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn validate_ae(&self, ae: &AeSpec) -> Result<()> {

@@ -19,9 +19,9 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 pub use self::header::{
-    AeSpec, ColumnSpec, Domain, Feature, FitSummary, Header, Lag, LatentSpec, MethodSpec,
-    ModelSpec, Network, PredictSpec, Predictor, Split, Storage, TrainingSummary, Transform,
-    decoder_widths, encoder_widths, predictor_tensor_prefix,
+    AeSpec, ColumnSpec, Domain, Feature, FitSummary, Header, Lag, LatentSpec, MAX_LAYERS,
+    MAX_WIDTH, MethodSpec, ModelSpec, Network, PredictSpec, Predictor, Split, Storage,
+    TrainingSummary, Transform, decoder_widths, encoder_widths, predictor_tensor_prefix,
 };
 pub use self::model::{
     MODEL_FILE_KEY, MODEL_KEY, PREDICTOR_TENSOR_PREFIX, decoding_weights, model_footer, read_model,
