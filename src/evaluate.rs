@@ -1,4 +1,4 @@
-//! `evaluate`: a compressed file against lossless Parquet, float mantissa truncation and, for a
+//! `evaluate`: a compressed file against lossless Parquet, float mantissa truncation (+ zstd, + pcodec) and, for a
 //! file written under error bounds, the other compression methods under the same bounds, on the
 //! same columns, measured in one run.
 //!
@@ -25,7 +25,8 @@ use crate::metrics::{VariableAccumulator, VariableMetrics};
 use crate::model::TrainConfig;
 use crate::options::{CompressOptions, ErrorBounds, Method};
 use crate::truncate::{
-    TruncationChoice, TruncationErrors, choose_truncation, mantissa_bits, truncated_size,
+    TruncationChoice, TruncationErrors, choose_truncation, mantissa_bits, truncated_pcodec_size,
+    truncated_size,
 };
 
 /// Rows of each variable kept for plots.
@@ -215,6 +216,13 @@ pub fn evaluate(
         "truncation + zstd"
     };
     methods.push(result(truncation_label.into(), truncated_bytes));
+    let pcodec_label = if bounds.is_some() {
+        "truncation + pcodec (same bounds)"
+    } else {
+        "truncation + pcodec"
+    };
+    let truncated_pcodec = truncated_pcodec_size(original, read, &choices)?;
+    methods.push(result(pcodec_label.into(), truncated_pcodec));
     Ok(Evaluation {
         verification,
         original: original.to_owned(),

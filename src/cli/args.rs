@@ -32,14 +32,14 @@ pub enum Command {
     /// `ae` (autoencoder: latents + decoder), `predict` (learned cross-column prediction) or
     /// `residual` (model-free); under `--error-bound` every value is guaranteed within its bound.
     Compress(CompressArgs),
-    /// Train a reusable autoencoder on the input (to compress other files with `compress --model`).
+    /// Fit a reusable model (any method) on the input, to compress other files with `compress --model`.
     Train(TrainArgs),
     /// Rebuild the original columns of a compressed file (any method) into lossless Parquet.
     Decompress(DecompressArgs),
     /// Run SQL over Parquet files, compressed ones decoded on the fly.
     Sql(SqlArgs),
     /// Judge a compressed file: metrics, and its method against the other methods, lossless
-    /// Parquet and mantissa truncation + zstd.
+    /// Parquet and mantissa truncation (+ zstd, + pcodec).
     Evaluate(EvaluateArgs),
 }
 

@@ -65,7 +65,8 @@ pub(super) fn column_specs(
                 }
                 Some(c) => {
                     next += 1;
-                    bound = bounds.and_then(|b| b.get(field.name()));
+                    // As for the other methods, a column that the bounds do not name is exact.
+                    bound = bounds.map(|b| b.get(field.name()).unwrap_or(Bound::Exact));
                     let transform = c.stats.transform(field.data_type().is_floating());
                     Storage::Decoded {
                         index: next - 1,

@@ -172,8 +172,33 @@ pub fn detect_format(path: &Path) -> Result<Format> {
 ///
 /// # Errors
 /// A missing or unreadable file, an unknown format, a missing tree or collection (the error lists
-/// what exists), branches whose lengths disagree with their counter, or no numeric column.
+/// what exists), branches whose lengths disagree with their counter, no numeric column, or two
+/// columns of one name.
 pub fn open(path: &Path, options: &ReadOptions) -> Result<JetReader> {
+    let reader = open_format(path, options)?;
+    let fields = reader.schema.fields();
+    if let Some((i, f)) = fields
+        .iter()
+        .enumerate()
+        .find(|(i, f)| fields[..*i].iter().any(|g| g.name() == f.name()))
+    {
+        return Err(Error::Column {
+            path: path.to_owned(),
+            column: f.name().clone(),
+            message: format!(
+                "appears twice (columns {} and {}); rename one",
+                fields
+                    .iter()
+                    .position(|g| g.name() == f.name())
+                    .unwrap_or(0),
+                i
+            ),
+        });
+    }
+    Ok(reader)
+}
+
+fn open_format(path: &Path, options: &ReadOptions) -> Result<JetReader> {
     match detect_format(path)? {
         Format::Root => {
             let mut input = root::RootInput::open(path)?;

@@ -118,3 +118,310 @@ fn int64_values_near_the_type_limits_round_trip_exactly() {
         verify(&input, &out, &ReadOptions::default()).unwrap();
     }
 }
+
+/// The error of parsing and checking a crafted header from the fuzz corpus, as a reader sees it.
+fn header_error(name: &str) -> String {
+    use baler_udfs::codec::Codec;
+    use baler_udfs::format::{Footer, Header};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/header")
+        .join(name);
+    let bytes = std::fs::read(path).unwrap();
+    let header = match serde_json::from_slice::<Header>(&bytes) {
+        Ok(h) => h,
+        Err(e) => return e.to_string(),
+    };
+    header
+        .validate()
+        .and_then(|()| {
+            Codec::try_new(&Footer {
+                header,
+                weights: Vec::new(),
+            })
+        })
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_header_declaring_a_trillion_outputs_is_refused_before_allocating() {
+    let e = header_error("huge_outputs.json");
+    assert!(
+        e.contains("the decoder has layers [1, 8, 1000000000000]: each must be 1 to 4096 wide"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_header_with_absurd_layer_widths_is_refused() {
+    let e = header_error("huge_hidden.json");
+    assert!(e.contains("each must be 1 to 4096 wide"), "{e}");
+}
+
+#[test]
+fn a_header_with_a_negative_or_zero_bound_is_refused() {
+    for (name, bound) in [
+        ("negative_bound.json", "-0.5abs"),
+        ("zero_bound.json", "0rel"),
+    ] {
+        let e = header_error(name);
+        assert!(
+            e.contains(&format!("`{bound}`: a bound must be positive")),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_header_with_a_null_or_infinite_number_is_refused() {
+    let e = header_error("null_intercept.json");
+    assert!(e.contains("invalid type: null, expected f64"), "{e}");
+    let e = header_error("infinite_intercept.json");
+    assert!(e.contains("number out of range"), "{e}");
+}
+
+/// `input` compressed with the defaults into `dir`.
+fn compressed_dy(dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("dy.baler.parquet");
+    compress::compress(
+        &crate::common::data("cms_nanoaod_small_dy.root"),
+        &out,
+        &ReadOptions::default(),
+        &CompressOptions {
+            fallback_lossless: false,
+            ..CompressOptions::default()
+        },
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn a_flipped_bit_in_a_block_is_an_error_naming_the_file_and_the_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = compressed_dy(dir.path());
+    let file = baler_udfs::file::CompressedFile::open(&good).unwrap();
+    let block = file.read_block(0).unwrap();
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes
+        .windows(block.len())
+        .position(|w| w == &block[..])
+        .expect("the block's bytes are stored as they are");
+    bytes[at + block.len() / 2] ^= 0x10;
+    let bad = dir.path().join("flipped.baler.parquet");
+    std::fs::write(&bad, &bytes).unwrap();
+    let restored = dir.path().join("restored.parquet");
+    let out = crate::common::baler(&[
+        "decompress",
+        bad.to_str().unwrap(),
+        "-o",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let message = crate::common::stderr(&out);
+    assert!(message.contains("flipped.baler.parquet"), "{message}");
+    assert!(message.contains("caused by: block 0\n"), "{message}");
+    assert!(
+        message.contains("damaged block: checksum mismatch"),
+        "{message}"
+    );
+    assert!(!restored.exists());
+    // SQL reads the same block and names the file too.
+    let table = format!("jets={}", bad.display());
+    let out = crate::common::baler(&["sql", "SELECT avg(pt) FROM jets", "--table", &table]);
+    assert!(!out.status.success());
+    let message = crate::common::stderr(&out);
+    assert!(message.contains("flipped.baler.parquet"), "{message}");
+    assert!(message.contains("checksum mismatch"), "{message}");
+}
+
+#[test]
+fn values_near_the_largest_double_round_trip_within_their_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("huge.parquet");
+    let rows = 2000u64;
+    let huge: Vec<f64> = (0..rows)
+        .map(|i| if i % 2 == 0 { 1.7e308 } else { -1.7e308 } * (1.0 - i as f64 * 1e-6))
+        .collect();
+    write_table(
+        &input,
+        vec![
+            (
+                "event",
+                Arc::new(UInt64Array::from_iter_values(0..rows)) as ArrayRef,
+            ),
+            ("huge", Arc::new(Float64Array::from(huge.clone()))),
+            (
+                "negated",
+                Arc::new(Float64Array::from_iter_values(
+                    huge.iter().map(|x| -x * 0.5),
+                )),
+            ),
+        ],
+    );
+    let options = |method| CompressOptions {
+        bounds: Some(ErrorBounds::default_guarantee()),
+        ..exact(method)
+    };
+    for method in [Method::Predict, Method::Residual] {
+        let out = dir.path().join(format!("{}.baler.parquet", method.name()));
+        compress::compress(&input, &out, &ReadOptions::default(), &options(method)).unwrap();
+        let checked = verify(&input, &out, &ReadOptions::default()).unwrap();
+        assert_eq!(checked.checked, rows * 3, "{method:?}");
+    }
+    // The autoencoder's min-max range overflows: training diverges, and that is an error before
+    // anything is written, never a header with a NaN loss.
+    let out = dir.path().join("ae.baler.parquet");
+    let err = compress::compress(&input, &out, &ReadOptions::default(), &options(Method::Ae))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("training diverged: the loss after 2 epochs is NaN"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn absurd_option_values_are_refused_when_parsed() {
+    let input = crate::common::data("cms_nanoaod_small_dy.root");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.baler.parquet");
+    let lr = "the learning rate must be above 0 and at most 10";
+    let cases: [(&[&str], &str); 9] = [
+        (&["--hidden", "0"], "0 is not in 1..=4096"),
+        (&["--hidden", "50,0,50"], "0 is not in 1..=4096"),
+        (&["--hidden", "100000,100000"], "100000 is not in 1..=4096"),
+        (&["--epochs", "0"], "0 is not in 1..=1000000"),
+        (&["--batch-size", "0"], "0 is not in 1..=1048576"),
+        (&["--lr", "nan"], lr),
+        (&["--lr", "inf"], lr),
+        (&["--lr", "1e30"], lr),
+        (&["--lr", "0"], lr),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec![
+            "compress",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--method",
+            "ae",
+        ];
+        all.extend_from_slice(args);
+        let result = crate::common::baler(&all);
+        let message = crate::common::stderr(&result);
+        assert!(!result.status.success(), "{args:?}");
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{args:?}: {message}");
+        assert!(!out.exists(), "{args:?}");
+    }
+}
+
+/// Reads a crafted ROOT file from the fuzz corpus to the end; its error.
+fn root_error(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/input_file")
+        .join(name);
+    baler_arrow::ingest::open(&path, &ReadOptions::default())
+        .and_then(|r| r.collect::<baler_arrow::Result<Vec<_>>>())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn a_basket_key_with_a_negative_length_is_an_error_naming_the_branch() {
+    let e = root_error("negative_basket_length.root");
+    assert!(e.contains("negative_basket_length.root"), "{e}");
+    assert!(e.contains("corrupt key of basket `"), "{e}");
+}
+
+#[test]
+fn a_basket_key_longer_than_the_file_is_an_error_not_an_allocation() {
+    let e = root_error("huge_basket_length.root");
+    assert!(e.contains("huge_basket_length.root"), "{e}");
+    assert!(e.contains("corrupt"), "{e}");
+}
+
+#[test]
+fn a_damaged_counter_is_an_error_before_the_arrays_are_allocated() {
+    // An uncompressed file whose third `nJet` is 2^31 − 1: the jets it promises (8 GB of
+    // `Jet_pt` alone) are checked against the baskets before anything is allocated.
+    let e = root_error("damaged_uncompressed_counter.root");
+    assert!(
+        e.contains("cannot read branch `Jet_pt` of tree `Events` in `"),
+        "{e}"
+    );
+    assert!(
+        e.contains("basket holds 741 values where the counter says 2147484387"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_damaged_compressed_basket_is_an_error_naming_the_branch() {
+    let e = root_error("damaged_counter.root");
+    assert!(
+        e.contains("cannot read branch `nJet` of tree `tree` in `"),
+        "{e}"
+    );
+    assert!(e.contains("ZL block: corrupt deflate stream"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn writing_to_dev_null_writes_in_place_and_never_replaces_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+    let input = crate::common::data("cms_nanoaod_small_dy.root");
+    let result = crate::common::baler(&[
+        "convert",
+        input.to_str().unwrap(),
+        "-o",
+        "/dev/null",
+        "--force",
+    ]);
+    assert!(
+        result.status.success(),
+        "{}",
+        crate::common::stderr(&result)
+    );
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(meta.file_type().is_char_device());
+}
+
+#[test]
+fn duplicate_column_names_are_an_error_naming_the_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("dup.parquet");
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("pt", arrow::datatypes::DataType::Float32, false),
+        arrow::datatypes::Field::new("pt", arrow::datatypes::DataType::Float32, false),
+    ]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Float32Array::from(vec![1.0f32, 2.0])),
+            Arc::new(Float32Array::from(vec![3.0f32, 4.0])),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(&input).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let e = baler_arrow::ingest::open(
+        &input,
+        &ReadOptions::default().with_layout(baler_arrow::ingest::Layout::Flat),
+    )
+    .and_then(|r| r.collect::<baler_arrow::Result<Vec<_>>>())
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("column `pt` in `"), "{e}");
+    assert!(
+        e.contains("dup.parquet`: appears twice (columns 0 and 1)"),
+        "{e}"
+    );
+}

@@ -34,7 +34,7 @@ fn lossless_wins_on_a_tiny_file() {
     .unwrap();
     assert_eq!(e.rows, 537);
     // Without error bounds, no other method is run.
-    assert_eq!(e.methods.len(), 3, "{:?}", e.methods);
+    assert_eq!(e.methods.len(), 4, "{:?}", e.methods);
     let ae = &e.methods[0];
     let lossless = &e.methods[1];
     assert_eq!(ae.method, "ae (this file)");
@@ -157,10 +157,13 @@ fn a_bounded_file_is_compared_with_every_method_under_the_same_bounds() {
             "ae",
             "residual",
             "lossless Parquet + zstd",
-            "truncation + zstd (same bounds)"
+            "truncation + zstd (same bounds)",
+            "truncation + pcodec (same bounds)"
         ]
     );
     assert!(e.methods.iter().all(|m| m.bytes > 0), "{:?}", e.methods);
+    // pcodec codes the same truncated values in fewer bytes than Parquet + zstd.
+    assert!(e.methods[5].bytes < e.methods[4].bytes, "{:?}", e.methods);
     // Learned prediction beats lossless Parquet (the autoencoder's decoder outweighs 3000 rows),
     // and the verdict names the file's method.
     assert!(e.methods[0].bytes < e.methods[3].bytes, "{:?}", e.methods);
@@ -222,7 +225,7 @@ fn a_method_that_does_not_apply_is_noted_not_fatal() {
         },
     )
     .unwrap();
-    assert_eq!(e.methods.len(), 3, "{:?}", e.methods);
+    assert_eq!(e.methods.len(), 4, "{:?}", e.methods);
     assert_eq!(e.notes.len(), 1, "{:?}", e.notes);
     assert!(
         e.notes[0].starts_with("ae not compared: ") && e.notes[0].contains("at least 2"),

@@ -8,19 +8,23 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Float16Type, Float32Type, Float64Type, Schema, SchemaRef};
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::error::{Error, Result};
 use crate::exact::ExactDense;
 use crate::format::{
-    DECODER_TENSOR_PREFIX, Domain, Footer, Header, Lag, MethodSpec, Predictor, Split, Storage,
+    DECODER_TENSOR_PREFIX, Footer, Header, Lag, MethodSpec, Predictor, Split, Storage,
     decoder_widths,
 };
 use crate::normalise::Normalisation;
-use crate::predictor::{Compiled, feature_input};
+use crate::predictor::Compiled;
 use crate::quantise::Quantiser;
 use crate::stream;
+
+mod rows;
+use rows::f64_values;
+pub use rows::{event_ranks, previous};
 
 /// A compressed file's header and model, ready to decode (and encode) its blocks.
 ///
@@ -548,296 +552,8 @@ impl Codec {
         let at = self.pass_through.iter().position(|&p| p == i)?;
         pass.get(at).cloned()
     }
-
-    /// The part of each row for model column `v`'s residuals (`None` without a split), from
-    /// the decoded values so far and the rows' ranks.
-    fn part_of_rows(&self, v: usize, recs: &[Vec<f64>], ranks: &[u32]) -> Option<Vec<u8>> {
-        Some(match self.columns[v].split? {
-            Parts::Zero(s) => recs[s].iter().map(|&x| u8::from(x != 0.0)).collect(),
-            Parts::Rank(parts) => {
-                let last = (parts - 1) as u32;
-                ranks.iter().map(|&r| r.min(last) as u8).collect()
-            }
-        })
-    }
-
-    /// The decoded values of the model columns (as `f64`), and their residuals in row order
-    /// (bounded columns, in order): computed when encoding, read from the parts' streams when
-    /// decoding.
-    fn reconstruct(
-        &self,
-        latents: &[Vec<f32>],
-        rows: usize,
-        residuals: Residuals,
-        ranks: &[u32],
-    ) -> Result<Reconstruction> {
-        let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.columns.len()];
-        let mut all: Vec<Option<Vec<i64>>> = vec![None; self.columns.len()];
-        let slots: Vec<Option<usize>> = {
-            let mut next = 0..;
-            self.columns
-                .iter()
-                .map(|c| c.quantiser.and_then(|_| next.next()))
-                .collect()
-        };
-        // The decoded values of model column `v` from its predictions (in `domain`).
-        let mut finish = |v: usize,
-                          recs: &[Vec<f64>],
-                          predicted: Vec<f64>,
-                          domain: Domain|
-         -> Result<Vec<f64>> {
-            let column = &self.columns[v];
-            let Some(q) = &column.quantiser else {
-                return Ok(predicted);
-            };
-            let k_hat = predicted.iter().map(|&p| match domain {
-                Domain::Value | Domain::Abs => q.index_of_value(p),
-                Domain::Grid => q.index_of_coordinate(p),
-            });
-            let r = match &residuals {
-                Residuals::Stored(stored) => {
-                    let parts = &stored[slots[v].expect("bounded columns have a slot")];
-                    let r = match self.part_of_rows(v, recs, ranks) {
-                        None => stream::decode_integers::<i64>(parts[0], rows)?,
-                        Some(part) => scatter(parts, &part)?,
-                    };
-                    if r.len() != rows {
-                        return Err(Error::Stream(format!(
-                            "{} residuals for {rows} rows",
-                            r.len()
-                        )));
-                    }
-                    let out = k_hat.zip(&r).map(|(k, r)| q.decode(k, *r)).collect();
-                    all[v] = Some(r);
-                    return Ok(out);
-                }
-                Residuals::Encode(originals) => {
-                    let name = &self.header.columns[column.index].name;
-                    let mut out = Vec::with_capacity(rows);
-                    let mut res = Vec::with_capacity(rows);
-                    for (k, x) in k_hat.zip(&originals[v]) {
-                        let (r, rec) = q.encode(name, *x, k)?;
-                        res.push(r);
-                        out.push(rec);
-                    }
-                    all[v] = Some(res);
-                    out
-                }
-            };
-            Ok(r)
-        };
-        match &self.model {
-            Model::Decoder { net, outputs, .. } => {
-                let y = net.forward_columns(latents);
-                for (v, (output, norm)) in outputs.iter().enumerate() {
-                    let predicted = y[*output].iter().map(|y| norm.inverse(*y)).collect();
-                    recs[v] = finish(v, &recs, predicted, Domain::Value)?;
-                }
-            }
-            Model::Predictors(steps) => {
-                for step in steps {
-                    let p = &step.predictor;
-                    let inputs: Vec<Vec<f64>> = p
-                        .predictor
-                        .features
-                        .iter()
-                        .zip(&step.sources)
-                        .map(|(f, &s)| match (f.lag, s) {
-                            (Lag::First, _) | (_, None) => {
-                                ranks.iter().map(|&r| f64::from(u8::from(r == 0))).collect()
-                            }
-                            (lag, Some(s)) => {
-                                let x = feature_input(
-                                    f.domain,
-                                    &recs[s],
-                                    self.columns[s].quantiser.as_ref(),
-                                );
-                                if lag == Lag::Previous {
-                                    previous(&x, ranks)
-                                } else {
-                                    x.into_owned()
-                                }
-                            }
-                        })
-                        .collect();
-                    let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-                    let predicted = p.predict(&inputs, rows);
-                    recs[step.target] = finish(step.target, &recs, predicted, p.predictor.domain)?;
-                }
-            }
-        }
-        Ok((recs, all.into_iter().flatten().collect()))
-    }
-
-    /// Splits the residuals of bounded model column `v` into their parts' streams' values.
-    fn split_residuals(
-        &self,
-        v: usize,
-        r: &[i64],
-        recs: &[Vec<f64>],
-        ranks: &[u32],
-    ) -> Vec<Vec<i64>> {
-        match self.part_of_rows(v, recs, ranks) {
-            None => vec![r.to_vec()],
-            Some(part) => {
-                let count = self.columns[v].split.map_or(1, Parts::count);
-                let mut parts = vec![Vec::new(); count];
-                for (&p, &q) in part.iter().zip(r) {
-                    parts[usize::from(p)].push(q);
-                }
-                parts
-            }
-        }
-    }
-
-    /// The latents as `f32`, latent by latent.
-    fn latent_values(&self, latents: &[ArrayRef]) -> Result<Vec<Vec<f32>>> {
-        latents
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                if let Some(h) = a.as_primitive_opt::<Float16Type>() {
-                    Ok(h.values().iter().map(|v| v.to_f32()).collect())
-                } else if let Some(f) = a.as_primitive_opt::<Float32Type>() {
-                    Ok(f.values().to_vec())
-                } else {
-                    Err(Error::ColumnType {
-                        column: format!("latent {i}"),
-                        expected: "Float32 or Float16".into(),
-                        found: a.data_type().to_string(),
-                    })
-                }
-            })
-            .collect()
-    }
-
-    /// The original columns in header order: the pass-through columns (`pass`, in header
-    /// order), the constants, and the model columns from their decoded values (`recs`).
-    fn assemble(
-        &self,
-        pass: Vec<ArrayRef>,
-        recs: Vec<Vec<f64>>,
-        rows: usize,
-    ) -> Result<RecordBatch> {
-        let mut pass = pass.into_iter();
-        let mut recs = recs.into_iter();
-        let mut arrays = Vec::with_capacity(self.header.columns.len());
-        for (spec, field) in self.header.columns.iter().zip(self.schema.fields()) {
-            let dt = field.data_type();
-            arrays.push(match &spec.storage {
-                Storage::PassThrough => pass.next().expect("one array per pass-through column"),
-                Storage::Constant { value } => {
-                    let text = StringArray::from_iter_values(std::iter::repeat_n(value, rows));
-                    arrow::compute::cast(&text, dt)?
-                }
-                Storage::Decoded { .. } | Storage::Predicted => {
-                    let values = recs.next().expect("one array per model column");
-                    to_type(values.into_iter(), dt)?
-                }
-            });
-        }
-        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
-        Ok(RecordBatch::try_new_with_options(
-            self.schema.clone(),
-            arrays,
-            &options,
-        )?)
-    }
 }
 
 /// The decoded values of the model columns, and the residuals of the bounded ones in row
 /// order.
 type Reconstruction = (Vec<Vec<f64>>, Vec<Vec<i64>>);
-
-/// Each row's rank in its event: 0 where the event value differs from the previous row's (or
-/// for the first row), else one more than the previous row's rank.
-///
-/// # Errors
-/// [`Error::Arrow`] for a column Arrow cannot compare.
-pub fn event_ranks(events: &ArrayRef) -> Result<Vec<u32>> {
-    let n = events.len();
-    let mut ranks = vec![0u32; n];
-    if n > 1 {
-        let same =
-            arrow::compute::kernels::cmp::eq(&events.slice(1, n - 1), &events.slice(0, n - 1))?;
-        for r in 1..n {
-            if same.value(r - 1) {
-                ranks[r] = ranks[r - 1] + 1;
-            }
-        }
-    }
-    Ok(ranks)
-}
-
-/// A feature's values moved one row down within each event: row `r` gets row `r − 1`'s value,
-/// the first row of an event 0.
-fn previous(x: &[f64], ranks: &[u32]) -> Vec<f64> {
-    (0..x.len())
-        .map(|r| {
-            if ranks.get(r).is_some_and(|&k| k > 0) {
-                x[r - 1]
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
-/// The residuals of every row from its parts' streams: row `r` takes the next value of part
-/// `part[r]`.
-fn scatter(parts: &[&[u8]], part: &[u8]) -> Result<Vec<i64>> {
-    let mut counts = vec![0usize; parts.len()];
-    for &p in part {
-        *counts
-            .get_mut(usize::from(p))
-            .ok_or_else(|| Error::Stream(format!("part {p} of {} parts", parts.len())))? += 1;
-    }
-    let mut decoded = parts
-        .iter()
-        .zip(&counts)
-        .map(|(bytes, &n)| Ok(stream::decode_integers::<i64>(bytes, n)?.into_iter()))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(part
-        .iter()
-        .map(|&p| decoded[usize::from(p)].next().unwrap_or_default())
-        .collect())
-}
-
-/// A numeric column's values as `f64`.
-fn f64_values(array: &ArrayRef) -> Result<Vec<f64>> {
-    let a = arrow::compute::cast(array, &DataType::Float64)?;
-    Ok(a.as_primitive::<Float64Type>().values().to_vec())
-}
-
-/// Casts decoded values to the column's type: floats as they are, integers rounded and clamped
-/// to the type's range, booleans true above one half.
-fn to_type(values: impl Iterator<Item = f64>, dt: &DataType) -> Result<ArrayRef> {
-    let floats: Float64Array = match dt {
-        DataType::Float32 | DataType::Float64 => values.collect(),
-        DataType::Boolean => values.map(|v| f64::from(u8::from(v > 0.5))).collect(),
-        _ => {
-            let (lo, hi) = int_range(dt);
-            values.map(|v| v.round().clamp(lo, hi)).collect()
-        }
-    };
-    Ok(arrow::compute::cast(&floats, dt)?)
-}
-
-/// The range of an integer type, as floats.
-fn int_range(dt: &DataType) -> (f64, f64) {
-    match dt {
-        DataType::Int8 => (i8::MIN.into(), i8::MAX.into()),
-        DataType::Int16 => (i16::MIN.into(), i16::MAX.into()),
-        DataType::Int32 => (i32::MIN.into(), i32::MAX.into()),
-        // The largest float below 2^63 (i64::MAX itself rounds up to 2^63, out of range).
-        DataType::Int64 => (
-            i64::MIN as f64,
-            f64::from_bits((i64::MAX as f64).to_bits() - 1),
-        ),
-        DataType::UInt8 => (0.0, u8::MAX.into()),
-        DataType::UInt16 => (0.0, u16::MAX.into()),
-        DataType::UInt32 => (0.0, u32::MAX.into()),
-        DataType::UInt64 => (0.0, f64::from_bits((u64::MAX as f64).to_bits() - 1)),
-        _ => (f64::MIN, f64::MAX),
-    }
-}

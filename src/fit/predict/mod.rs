@@ -21,16 +21,20 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use baler_udfs::codec::event_ranks;
+use baler_udfs::codec::{event_ranks, previous};
 use baler_udfs::format::{
-    ColumnSpec, Domain, Feature, FitSummary, Lag, MethodSpec, PredictSpec, Predictor, Split,
-    Storage,
+    ColumnSpec, Domain, FitSummary, Lag, MethodSpec, PredictSpec, Predictor, Split, Storage,
 };
 use baler_udfs::predictor::{Compiled, feature_input};
-use baler_udfs::quantise::{GridKind, Quantiser};
+use baler_udfs::quantise::Quantiser;
 
 use super::columns::{column_specs, event_column, header};
 use super::{Fitted, Scan, compress_err, network};
+use cost::{cheapest_grid, choose_splits, residual_bits};
+use linear::{Sums, header_bytes, raw_predictor, rounded, snap, solve, strongest};
+
+mod cost;
+mod linear;
 use crate::error::{Error, Result};
 use crate::options::{CompressOptions, Method};
 
@@ -136,28 +140,6 @@ pub(super) fn fit_method(
     Ok(Fitted::new(None, header(columns, method), fit.weights))
 }
 
-/// The grid (and its quantiser) on which a column's sample values code smaller (their grid
-/// points as one pcodec stream): the widest cells the bound allows, or mantissa truncation's
-/// grid, which holds values with few mantissa bits exactly.
-fn cheapest_grid(
-    name: &str,
-    bound: baler_udfs::quantise::Bound,
-    dt: &arrow::datatypes::DataType,
-    values: &[f64],
-) -> baler_udfs::Result<(GridKind, Quantiser)> {
-    let mut best: Option<(f64, GridKind, Quantiser)> = None;
-    for kind in [GridKind::Cells, GridKind::Mantissa] {
-        let q = Quantiser::with_grid(name, bound, dt, kind)?;
-        let cells: Vec<i64> = values.iter().map(|&x| q.index_of_value(x)).collect();
-        let bits = baler_udfs::stream::encode_integers(&cells)?.len() as f64;
-        if best.as_ref().is_none_or(|(b, _, _)| bits < *b) {
-            best = Some((bits, kind, q));
-        }
-    }
-    let (_, kind, q) = best.expect("two grids");
-    Ok((kind, q))
-}
-
 /// Why fitting predictors failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
@@ -243,25 +225,13 @@ pub fn fit(
                 .map(move |d| (i, d, in_domain(c, d, &c.values[..rows])))
         })
         .collect();
-    let mut pool: Vec<PoolFeature> = Vec::new();
-    // gram[a][b] = z_a·z_b; cross[t][a] = z_a·(y_t − mean_t).
-    let mut gram: Vec<Vec<f64>> = Vec::new();
-    let mut cross: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
-    let target_means: Vec<f64> = targets.iter().map(|(_, _, y)| mean(y)).collect();
+    let mut sums = Sums::new(&targets);
     let mut coded: Vec<usize> = Vec::new();
     let mut chosen: Vec<Candidate> = Vec::new();
     if let (true, Some(e)) = (learn, events) {
         let first = inputs[&(e.column, Domain::Value, Lag::First)][..rows].to_vec();
         let key = (e.column.to_owned(), Domain::Value, Lag::First);
-        add_feature(
-            &mut pool,
-            &mut gram,
-            &mut cross,
-            &targets,
-            &target_means,
-            key,
-            first,
-        );
+        sums.add(key, first);
     }
     while coded.len() < columns.len() {
         // Each column's cheapest candidate, and what its constant costs.
@@ -279,15 +249,16 @@ pub fn fit(
                 features: Vec::new(),
                 network: None,
             };
-            let fits = if learn && !pool.is_empty() {
-                let w = solve(&gram, &cross[t]);
-                let raw = |w: &[f64]| raw_predictor(c.name, *domain, target_means[t], w, &pool);
+            let fits = if learn && !sums.pool.is_empty() {
+                let w = solve(&sums.gram, &sums.cross[t]);
+                let raw =
+                    |w: &[f64]| raw_predictor(c.name, *domain, sums.target_means[t], w, &sums.pool);
                 let fitted = raw(&w);
                 // The snapped fit first: on a tie, the exact identity wins. Fits on the few
                 // strongest features cost less header, which small files feel.
                 let mut fits = vec![snap(&fitted)];
                 for m in SPARSE_FEATURES.into_iter().filter(|&m| m < w.len()) {
-                    fits.push(raw(&strongest(&gram, &cross[t], &w, m)));
+                    fits.push(raw(&strongest(&sums.gram, &sums.cross[t], &w, m)));
                 }
                 fits.push(fitted);
                 // Features must earn their place: the constant is a candidate too.
@@ -349,15 +320,7 @@ pub fn fit(
                 for &lag in lags {
                     let values = inputs[&(c.name, domain, lag)][..rows].to_vec();
                     let key = (c.name.to_owned(), domain, lag);
-                    add_feature(
-                        &mut pool,
-                        &mut gram,
-                        &mut cross,
-                        &targets,
-                        &target_means,
-                        key,
-                        values,
-                    );
+                    sums.add(key, values);
                 }
             }
         }
@@ -441,20 +404,6 @@ fn sample_inputs<'a>(
     Ok(inputs)
 }
 
-/// Values moved one row down within each event (0 for an event's first row), as decoding
-/// computes a [`Lag::Previous`] feature.
-fn previous(x: &[f64], ranks: &[u32]) -> Vec<f64> {
-    (0..x.len())
-        .map(|r| {
-            if ranks.get(r).is_some_and(|&k| k > 0) {
-                x[r - 1]
-            } else {
-                0.0
-            }
-        })
-        .collect()
-}
-
 /// Trains a network for `predictor` on the first `rows` rows and returns it when the bits it
 /// saves on the `check` rows, scaled to `total_rows`, outweigh its size.
 fn try_network(
@@ -536,63 +485,6 @@ fn mean(v: &[f64]) -> f64 {
     }
 }
 
-/// Adds a feature to the pool and extends the running sums.
-#[allow(clippy::too_many_arguments)]
-fn add_feature(
-    pool: &mut Vec<PoolFeature>,
-    gram: &mut Vec<Vec<f64>>,
-    cross: &mut [Vec<f64>],
-    targets: &[(usize, Domain, Vec<f64>)],
-    target_means: &[f64],
-    (column, domain, lag): (String, Domain, Lag),
-    values: Vec<f64>,
-) {
-    let m = mean(&values);
-    let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / values.len().max(1) as f64;
-    if var <= 0.0 || !var.is_finite() {
-        return;
-    }
-    let scale = var.sqrt();
-    let z: Vec<f64> = values.iter().map(|v| (v - m) / scale).collect();
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-    let row: Vec<f64> = pool.iter().map(|f| dot(&f.z, &z)).collect();
-    for (g, r) in gram.iter_mut().zip(&row) {
-        g.push(*r);
-    }
-    let mut own = row;
-    own.push(dot(&z, &z));
-    gram.push(own);
-    for ((_, _, y), (c, tm)) in targets.iter().zip(cross.iter_mut().zip(target_means)) {
-        c.push(z.iter().zip(y).map(|(a, b)| a * (b - tm)).sum());
-    }
-    pool.push(PoolFeature {
-        column,
-        domain,
-        lag,
-        mean: m,
-        scale,
-        z,
-    });
-}
-
-/// The least-squares weights on the `m` features with the largest standardised weights in `w`
-/// (the others zero).
-fn strongest(gram: &[Vec<f64>], b: &[f64], w: &[f64], m: usize) -> Vec<f64> {
-    let mut keep: Vec<usize> = (0..w.len()).collect();
-    keep.sort_by(|&i, &j| w[j].abs().total_cmp(&w[i].abs()));
-    keep.truncate(m);
-    let sub: Vec<Vec<f64>> = keep
-        .iter()
-        .map(|&i| keep.iter().map(|&j| gram[i][j]).collect())
-        .collect();
-    let sub_b: Vec<f64> = keep.iter().map(|&i| b[i]).collect();
-    let mut out = vec![0.0; w.len()];
-    for (&i, v) in keep.iter().zip(solve(&sub, &sub_b)) {
-        out[i] = v;
-    }
-    out
-}
-
 /// A candidate's residual bits on the first `rows` sample rows and its cost over the file.
 fn score(
     c: &Column,
@@ -617,250 +509,9 @@ fn score(
     }
 }
 
-/// `p` with its intercept and weights rounded to `digits` significant decimal digits (shorter
-/// in the header).
-fn rounded(p: &Predictor, digits: usize) -> Predictor {
-    let round = |x: f64| -> f64 {
-        format!("{x:.*e}", digits.saturating_sub(1))
-            .parse()
-            .unwrap_or(x)
-    };
-    Predictor {
-        intercept: round(p.intercept),
-        features: p
-            .features
-            .iter()
-            .map(|f| Feature {
-                weight: round(f.weight),
-                ..f.clone()
-            })
-            .collect(),
-        ..p.clone()
-    }
-}
-
-/// The bytes of a predictor's header entry (JSON).
-fn header_bytes(p: &Predictor) -> f64 {
-    serde_json::to_string(p).map_or(0, |j| j.len()) as f64
-}
-
-/// Solves `(G + λI) w = b` by Cholesky (a small ridge keeps repeated features solvable).
-fn solve(gram: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
-    let n = b.len();
-    let trace: f64 = (0..n).map(|i| gram[i][i]).sum();
-    let ridge = 1e-10 * trace / n.max(1) as f64;
-    let mut l = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s = gram[i][j] + if i == j { ridge } else { 0.0 }
-                - l[i][..j]
-                    .iter()
-                    .zip(&l[j][..j])
-                    .map(|(a, b)| a * b)
-                    .sum::<f64>();
-            l[i][j] = if i == j {
-                s.max(1e-300).sqrt()
-            } else {
-                s / l[j][j]
-            };
-        }
-    }
-    let mut y = vec![0.0; n];
-    for i in 0..n {
-        let s: f64 = (0..i).map(|k| l[i][k] * y[k]).sum();
-        y[i] = (b[i] - s) / l[i][i];
-    }
-    let mut w = vec![0.0; n];
-    for i in (0..n).rev() {
-        let s: f64 = (i + 1..n).map(|k| l[k][i] * w[k]).sum();
-        w[i] = (y[i] - s) / l[i][i];
-    }
-    w
-}
-
-/// The predictor in raw units: `mean_t + Σ w (f − mean_f)/scale_f`.
-fn raw_predictor(
-    name: &str,
-    domain: Domain,
-    target_mean: f64,
-    w: &[f64],
-    pool: &[PoolFeature],
-) -> Predictor {
-    let mut intercept = target_mean;
-    let features = pool
-        .iter()
-        .zip(w)
-        .filter(|(_, w)| w.is_finite() && **w != 0.0)
-        .map(|(f, w)| {
-            let weight = w / f.scale;
-            intercept -= weight * f.mean;
-            Feature {
-                column: f.column.clone(),
-                domain: f.domain,
-                weight,
-                lag: f.lag,
-            }
-        })
-        .collect();
-    Predictor {
-        column: name.to_owned(),
-        domain,
-        intercept,
-        features,
-        network: None,
-    }
-}
-
-/// The predictor with integer weights and no intercept, keeping only non-zero terms: exact
-/// for identities such as `a = b` and `a = b + c`.
-fn snap(p: &Predictor) -> Predictor {
-    Predictor {
-        column: p.column.clone(),
-        domain: p.domain,
-        intercept: 0.0,
-        features: p
-            .features
-            .iter()
-            .filter(|f| f.weight.round() != 0.0)
-            .map(|f| Feature {
-                weight: f.weight.round(),
-                ..f.clone()
-            })
-            .collect(),
-        network: None,
-    }
-}
-
-/// The bits per row the residuals `predictor` leaves on the sample rows in `range` cost: their
-/// order-0 entropy, or on small samples (where that entropy flatters wide distributions and
-/// pcodec's metadata weighs) the bytes pcodec codes them in.
-fn residual_bits(
-    c: &Column,
-    predictor: &Compiled,
-    inputs: &Inputs,
-    range: std::ops::Range<usize>,
-) -> f64 {
-    let n = range.len().max(1) as f64;
-    let q = residuals(c, predictor, inputs, range);
-    if q.len() <= SMALL_SAMPLE_ROWS
-        && let Ok(bytes) = baler_udfs::stream::encode_integers(&q)
-    {
-        return 8.0 * bytes.len() as f64 / n;
-    }
-    entropy_bits(&q) / n
-}
-
-/// Samples of at most this many rows are scored by pcodec's bytes rather than entropy.
-const SMALL_SAMPLE_ROWS: usize = 8192;
-
-/// The residuals (grid steps from the prediction's cell to the value's) `predictor` leaves on
-/// the sample rows in `range`.
-fn residuals(
-    c: &Column,
-    predictor: &Compiled,
-    inputs: &Inputs,
-    range: std::ops::Range<usize>,
-) -> Vec<i64> {
-    let features = feature_inputs(&predictor.predictor, inputs, range.clone());
-    let predicted = predictor.predict(&features, range.len());
-    c.values[range]
-        .iter()
-        .zip(predicted)
-        .map(|(x, p)| {
-            let k_hat = match predictor.predictor.domain {
-                Domain::Value | Domain::Abs => c.quantiser.index_of_value(p),
-                Domain::Grid => c.quantiser.index_of_coordinate(p),
-            };
-            c.quantiser.index_of_value(*x).wrapping_sub(k_hat)
-        })
-        .collect()
-}
-
-/// The order-0 entropy of `values`, in bits (all of them together).
-fn entropy_bits<T: std::hash::Hash + Eq + Copy>(values: &[T]) -> f64 {
-    let mut counts: HashMap<T, u32> = HashMap::new();
-    for &v in values {
-        *counts.entry(v).or_default() += 1;
-    }
-    let n = values.len() as f64;
-    counts
-        .values()
-        .map(|&m| -f64::from(m) * (f64::from(m) / n).log2())
-        .sum()
-}
-
-/// Bytes a split adds to the header.
-const SPLIT_HEADER_BYTES: f64 = 30.0;
-
-/// For each column (in coding order `order`, with its final predictor), the split of its
-/// residuals into streams that makes the file smallest on the sample, if one beats a single
-/// stream: by the row's rank in its event, or by whether a column coded before is zero. Sizes
-/// are the pcodec streams of every sample row, scaled to the file (which counts each stream's
-/// metadata once per sample's worth of rows: about twice per block, erring against splitting).
-#[allow(clippy::too_many_arguments)]
-fn choose_splits(
-    columns: &[Column],
-    order: &[usize],
-    predictors: &[Predictor],
-    weights: &[u8],
-    inputs: &Inputs,
-    total_rows: u64,
-    events: Option<&Events>,
-) -> std::result::Result<Vec<(String, Split)>, FitError> {
-    let all = columns.first().map_or(0, |c| c.values.len());
-    let scale = total_rows as f64 / all.max(1) as f64;
-    let coded = |q: &[i64]| -> std::result::Result<f64, FitError> {
-        Ok(baler_udfs::stream::encode_integers(q)?.len() as f64)
-    };
-    let mut splits = Vec::new();
-    for (at, (&column, p)) in order.iter().zip(predictors).enumerate() {
-        let c = &columns[column];
-        let q = residuals(c, &Compiled::load(p, weights)?, inputs, 0..all);
-        let mut best = (coded(&q)? * scale, None);
-        let mut candidates: Vec<(Split, Vec<u8>)> = Vec::new();
-        if let Some(e) = events {
-            for parts in [2usize, 3, 4] {
-                let last = (parts - 1) as u32;
-                let part = e.ranks[..all].iter().map(|&r| r.min(last) as u8).collect();
-                candidates.push((Split::Rank { parts }, part));
-            }
-        }
-        for &earlier in &order[..at] {
-            let d = &columns[earlier];
-            let values = &inputs[&(d.name, Domain::Value, Lag::Current)][..all];
-            let part: Vec<u8> = values.iter().map(|&v| u8::from(v != 0.0)).collect();
-            let zeros = part.iter().filter(|&&p| p == 0).count();
-            if zeros > 0 && zeros < all {
-                candidates.push((
-                    Split::Zero {
-                        column: d.name.to_owned(),
-                    },
-                    part,
-                ));
-            }
-        }
-        for (split, part) in candidates {
-            let mut parts: Vec<Vec<i64>> = vec![Vec::new(); split.parts()];
-            for (&k, &r) in part.iter().zip(&q) {
-                parts[usize::from(k)].push(r);
-            }
-            let mut bytes = SPLIT_HEADER_BYTES;
-            for p in &parts {
-                bytes += coded(p)? * scale;
-            }
-            if bytes < best.0 {
-                best = (bytes, Some(split));
-            }
-        }
-        if let (_, Some(split)) = best {
-            splits.push((c.name.to_owned(), split));
-        }
-    }
-    Ok(splits)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::cost::residuals;
     use super::*;
     use arrow::datatypes::DataType;
     use baler_udfs::quantise::Bound;
