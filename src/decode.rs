@@ -1,6 +1,7 @@
 //! Reading compressed files back: `decompress` into lossless Parquet, and a stream of decoded
 //! batches (the original columns) for `evaluate` and anything else that reads them.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +18,8 @@ use crate::output::check_output;
 use crate::progress::Progress;
 
 /// A compressed file opened for reading: its codec and its decoded batches (one per block),
-/// in file order.
+/// in file order. Blocks are decoded a window at a time, one thread per block of the window
+/// and as many as the machine has cores, so that at most that many decoded blocks are held.
 pub struct Decoded {
     pub codec: Arc<Codec>,
     /// Rows in the file.
@@ -25,6 +27,10 @@ pub struct Decoded {
     file: CompressedFile,
     /// The next block to decode.
     next: usize,
+    /// Blocks decoded ahead, in file order.
+    ready: VecDeque<Result<RecordBatch>>,
+    /// Blocks decoded at once.
+    window: usize,
     /// Rows decoded but not yet taken (see [`Decoded::take_rows`]).
     pending: Option<RecordBatch>,
 }
@@ -48,6 +54,8 @@ impl Decoded {
             rows: file.rows(),
             file,
             next: 0,
+            ready: VecDeque::new(),
+            window: std::thread::available_parallelism().map_or(1, usize::from),
             pending: None,
         })
     }
@@ -95,13 +103,31 @@ impl Decoded {
 impl Decoded {
     /// The next block, decoded.
     fn next_block(&mut self) -> Option<Result<RecordBatch>> {
-        let i = self.next;
-        (i < self.file.blocks.len()).then(|| {
-            self.next += 1;
-            self.file
-                .decode_block(i)
-                .map_err(codec_err(&self.file.path))
-        })
+        if self.ready.is_empty() && self.next < self.file.blocks.len() {
+            let blocks = self.next..(self.next + self.window).min(self.file.blocks.len());
+            self.next = blocks.end;
+            let file = &self.file;
+            let decode = |i: usize| file.decode_block(i).map_err(codec_err(&file.path));
+            if blocks.len() == 1 {
+                self.ready.push_back(decode(blocks.start));
+            } else {
+                std::thread::scope(|scope| {
+                    let threads: Vec<_> = blocks
+                        .clone()
+                        .map(|i| scope.spawn(move || decode(i)))
+                        .collect();
+                    for (i, thread) in blocks.zip(threads) {
+                        // Decoding catches panics itself; a thread that still fails is an error.
+                        self.ready.push_back(thread.join().unwrap_or_else(|_| {
+                            Err(codec_err(&file.path)(baler_udfs::Error::Block(format!(
+                                "block {i} could not be decoded"
+                            ))))
+                        }));
+                    }
+                });
+            }
+        }
+        self.ready.pop_front()
     }
 }
 
