@@ -355,7 +355,21 @@ fn a_damaged_counter_is_an_error_before_the_arrays_are_allocated() {
         "{e}"
     );
     assert!(
-        e.contains("basket holds 741 values where the counter says 2147484387"),
+        e.contains("holds 741 values where the counter says 2147484387"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_tree_declaring_2_to_the_50_entries_is_an_error_not_an_allocation() {
+    // Found by the fuzzer: the entry count was trusted to size the entries' offsets (an abort
+    // allocating 9 PB); now every basket is checked against it first.
+    let e = root_error("huge_tree_entries.root");
+    assert!(e.contains("cannot read branch `x` of tree `t` in `"), "{e}");
+    assert!(
+        e.contains(
+            "the basket in the tree record holds 777 values where the counter says 1125899906841847"
+        ),
         "{e}"
     );
 }

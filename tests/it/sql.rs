@@ -259,3 +259,57 @@ fn unusable_compressed_files_are_clear_errors() {
         );
     });
 }
+
+#[test]
+fn a_projection_decodes_to_the_same_bits_as_the_whole_block() {
+    // Method `predict` decodes only the columns asked for and those their predictions use:
+    // every single column, and the SQL queries, must come out as from the whole block.
+    let dir = tempfile::tempdir().unwrap();
+    let input = generated(dir.path(), "jets.parquet", ROWS, 7);
+    let out = dir.path().join("predict.baler.parquet");
+    compress::compress(
+        &input,
+        &out,
+        &ReadOptions::default().with_batch_rows(BLOCK_ROWS),
+        &baler_arrow::options::CompressOptions {
+            method: Some(baler_arrow::options::Method::Predict),
+            fallback_lossless: false,
+            ..baler_arrow::options::CompressOptions::default()
+        },
+    )
+    .unwrap();
+    let file = baler_udfs::file::CompressedFile::open(&out).unwrap();
+    let block = file.read_block(1).unwrap();
+    let whole = file.codec.decode_block(&block).unwrap();
+    let mut with_dependencies = 0;
+    for i in 0..whole.num_columns() {
+        let (one, model) = file.codec.decode_projected(&block, &[i]).unwrap();
+        assert_eq!(one.column(0), whole.column(i), "column {i}");
+        with_dependencies += usize::from(model);
+    }
+    assert!(with_dependencies > 10, "{with_dependencies}");
+    let restored = dir.path().join("predict.restored.parquet");
+    decode::decompress(&out, &restored, false, &NoProgress).unwrap();
+    runtime().block_on(async {
+        let compressed = context();
+        register_compressed(&compressed, "jets", &out)
+            .await
+            .unwrap();
+        let plain = context();
+        plain
+            .register_parquet(
+                "jets",
+                restored.to_str().unwrap(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .unwrap();
+        for sql in QUERIES.iter().filter(|q| !q.contains("weights")) {
+            assert_eq!(
+                query(&compressed, sql).await,
+                query(&plain, sql).await,
+                "{sql}"
+            );
+        }
+    });
+}

@@ -305,12 +305,12 @@ impl PlanContext<'_> {
             .branch(&collection.counter)
             .expect("counter is a branch");
         let counter_ty = counter_info.numeric.expect("counter is numeric");
-        let counter = self.source(&collection.counter, counter_ty, &per_entry(entries))?;
+        let counter = self.source(&collection.counter, counter_ty, Offsets::Entries)?;
         let counts = self.read_counts(counter, entries)?;
         let offsets = cumulative(&counts);
         let rows = *offsets.last().unwrap_or(&0);
 
-        let event = self.event_source(entries)?;
+        let event = self.event_source()?;
         let mut fields = vec![event_field(event.as_ref())];
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
@@ -324,7 +324,7 @@ impl PlanContext<'_> {
             let name = b.name[prefix.len()..].to_owned();
             match (b.numeric, b.jagged) {
                 (Some(ty), true) => {
-                    columns.push(self.source(&b.name, ty, &offsets)?);
+                    columns.push(self.source(&b.name, ty, Offsets::Table(&offsets))?);
                     fields.push(Field::new(name, ty.arrow(), false));
                 }
                 _ => dropped.push(DroppedColumn {
@@ -341,14 +341,13 @@ impl PlanContext<'_> {
 
     fn plan_flat(&mut self) -> Result<RootPlan> {
         let entries = self.tree.entries;
-        let offsets = per_entry(entries);
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
         for b in &self.tree.branches {
             match (b.numeric, b.jagged) {
                 (Some(ty), false) => {
-                    columns.push(self.source(&b.name, ty, &offsets)?);
+                    columns.push(self.source(&b.name, ty, Offsets::Entries)?);
                     fields.push(Field::new(b.name.clone(), ty.arrow(), false));
                 }
                 _ => dropped.push(DroppedColumn {
@@ -387,19 +386,20 @@ impl PlanContext<'_> {
     }
 
     /// The tree's flat `event` branch, if it has one.
-    fn event_source(&self, entries: u64) -> Result<Option<BranchSource>> {
+    fn event_source(&self) -> Result<Option<BranchSource>> {
         match self.tree.branch(EVENT_COLUMN) {
             Some(BranchInfo {
                 numeric: Some(ty),
                 jagged: false,
                 ..
-            }) => Ok(Some(self.source(EVENT_COLUMN, *ty, &per_entry(entries))?)),
+            }) => Ok(Some(self.source(EVENT_COLUMN, *ty, Offsets::Entries)?)),
             _ => Ok(None),
         }
     }
 
-    /// Locates a branch's baskets. `offsets[i]` is the index of entry `i`'s first value.
-    fn source(&self, branch: &str, ty: NumericType, offsets: &[u64]) -> Result<BranchSource> {
+    /// Locates a branch's baskets and checks each against the values the counter (or the
+    /// tree's entry count) gives it, before anything is read or allocated.
+    fn source(&self, branch: &str, ty: NumericType, offsets: Offsets) -> Result<BranchSource> {
         let entries = self.tree.entries;
         let key = (self.tree.name.clone(), branch.to_owned());
         let stored = self.input.baskets.get(&key).cloned().unwrap_or_default();
@@ -413,34 +413,28 @@ impl PlanContext<'_> {
                     format!("baskets hold more than the tree's {entries} entries"),
                 ));
             }
-            let values = offsets[entry as usize]..offsets[end as usize];
+            let values = offsets.at(entry)..offsets.at(end);
             // Checked before anything is read or allocated: a damaged counter or key is
             // caught here, naming this branch.
-            let (count, width) = (values.end - values.start, ty.width() as u64);
-            if k.data_len() != count.saturating_mul(width) {
-                let message = if k.data_len() % width == 0 {
-                    format!(
-                        "basket holds {} values where the counter says {count} (entries' lengths disagree with the counter branch)",
-                        k.data_len() / width
-                    )
-                } else {
-                    format!(
-                        "the basket at byte {} holds {} bytes, not a whole number of {width}-byte values",
-                        k.seek,
-                        k.data_len()
-                    )
-                };
-                return Err(self.branch_err(branch, message));
+            if let Some(message) = basket_mismatch(k.data_len(), values.end - values.start, ty) {
+                return Err(
+                    self.branch_err(branch, format!("the basket at byte {} {message}", k.seek))
+                );
             }
             baskets.push((values, Basket::Stored(k)));
             entry = end;
         }
         if entry < entries {
             let bytes = self.embedded_bytes(branch)?;
-            baskets.push((
-                offsets[entry as usize]..offsets[entries as usize],
-                Basket::Embedded(bytes),
-            ));
+            let values = offsets.at(entry)..offsets.at(entries);
+            if let Some(message) =
+                basket_mismatch(bytes.len() as u64, values.end - values.start, ty)
+            {
+                return Err(
+                    self.branch_err(branch, format!("the basket in the tree record {message}"))
+                );
+            }
+            baskets.push((values, Basket::Embedded(bytes)));
         }
         Ok(BranchSource {
             branch: branch.to_owned(),
@@ -487,8 +481,39 @@ impl PlanContext<'_> {
     }
 }
 
-fn per_entry(entries: u64) -> Vec<u64> {
-    (0..=entries).collect()
+/// Why a basket of `data_len` bytes cannot hold the `count` values of type `ty` the counter
+/// gives it, if it cannot.
+fn basket_mismatch(data_len: u64, count: u64, ty: NumericType) -> Option<String> {
+    let width = ty.width() as u64;
+    if data_len == count.saturating_mul(width) {
+        None
+    } else if data_len.is_multiple_of(width) {
+        Some(format!(
+            "holds {} values where the counter says {count} (entries' lengths disagree with the counter branch)",
+            data_len / width
+        ))
+    } else {
+        Some(format!(
+            "holds {data_len} bytes, not a whole number of {width}-byte values"
+        ))
+    }
+}
+
+/// Where each entry's values start: at the entry number (one value per entry), or at the
+/// cumulative counts of a counter.
+#[derive(Clone, Copy)]
+enum Offsets<'a> {
+    Entries,
+    Table(&'a [u64]),
+}
+
+impl Offsets<'_> {
+    fn at(self, entry: u64) -> u64 {
+        match self {
+            Self::Entries => entry,
+            Self::Table(t) => t[entry as usize],
+        }
+    }
 }
 
 fn cumulative(counts: &[u64]) -> Vec<u64> {

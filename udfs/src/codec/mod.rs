@@ -358,6 +358,7 @@ impl Codec {
             rows,
             Residuals::Encode(&originals),
             &ranks,
+            &vec![true; self.columns.len()],
         )?;
         let bounded = (0..self.columns.len()).filter(|&v| self.columns[v].quantiser.is_some());
         for (r, v) in residuals.iter().zip(bounded) {
@@ -385,9 +386,10 @@ impl Codec {
         Ok(self.decode_projected(block, &all)?.0)
     }
 
-    /// Decodes the original columns `projection` (header indices) of a block; the model
-    /// columns are decoded only when one of them is asked for. Returns the batch and whether
-    /// the model columns were decoded.
+    /// Decodes the original columns `projection` (header indices) of a block; model columns
+    /// are decoded only when one of them is asked for, and then only those asked for and the
+    /// ones their predictions depend on (the others come back as zeros, projected away).
+    /// Returns the batch and whether model columns were decoded.
     ///
     /// # Errors
     /// Those of [`Codec::decode_block`], and [`Error::MissingColumn`] for an index out of range.
@@ -430,13 +432,60 @@ impl Codec {
             let residuals = self.residual_parts(&mut next);
             let latents = self.latent_values(&latents)?;
             let ranks = self.ranks(&|i| self.event_array(i, &pass))?;
-            self.reconstruct(&latents, rows, Residuals::Stored(residuals), &ranks)?
-                .0
+            let needed = self.needed(projection);
+            self.reconstruct(
+                &latents,
+                rows,
+                Residuals::Stored(residuals),
+                &ranks,
+                &needed,
+            )?
+            .0
         } else {
             vec![vec![0.0; rows]; self.columns.len()]
         };
         let batch = self.assemble(pass, recs, rows)?;
         Ok((batch.project(projection)?, model))
+    }
+
+    /// For each model column (in `columns` order), whether decoding `projection` (header
+    /// indices) needs it: asked for, or a feature or split column of one that is needed.
+    fn needed(&self, projection: &[usize]) -> Vec<bool> {
+        let mut needed: Vec<bool> = self
+            .columns
+            .iter()
+            .map(|c| projection.contains(&c.index))
+            .collect();
+        let split_of = |v: usize| match self.columns[v].split {
+            Some(Parts::Zero(s)) => Some(s),
+            _ => None,
+        };
+        match &self.model {
+            // The decoder computes every output at once; only split columns add to the set.
+            Model::Decoder { .. } => {
+                for v in 0..needed.len() {
+                    if needed[v]
+                        && let Some(s) = split_of(v)
+                    {
+                        needed[s] = true;
+                    }
+                }
+            }
+            // Coding order: a step depends only on steps before it, so one backward pass.
+            Model::Predictors(steps) => {
+                for step in steps.iter().rev() {
+                    if needed[step.target] {
+                        for s in step.sources.iter().flatten() {
+                            needed[*s] = true;
+                        }
+                        if let Some(s) = split_of(step.target) {
+                            needed[s] = true;
+                        }
+                    }
+                }
+            }
+        }
+        needed
     }
 
     /// Every stream of a block, decoded as it is stored (pass-through values and nulls, latents,
@@ -493,6 +542,7 @@ impl Codec {
             rows,
             Residuals::Stored(residuals),
             &ranks,
+            &vec![true; self.columns.len()],
         )?;
         let bounded = self.columns.iter().filter(|c| c.quantiser.is_some());
         for (c, q) in bounded.zip(full) {

@@ -30,15 +30,17 @@ impl Codec {
 
     /// The decoded values of the model columns (as `f64`), and their residuals in row order
     /// (bounded columns, in order): computed when encoding, read from the parts' streams when
-    /// decoding.
+    /// decoding. Only the `needed` columns are computed (every one when encoding).
     pub(super) fn reconstruct(
         &self,
         latents: &[Vec<f32>],
         rows: usize,
         residuals: Residuals,
         ranks: &[u32],
+        needed: &[bool],
     ) -> Result<Reconstruction> {
-        let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.columns.len()];
+        // Columns that are not needed stay zero.
+        let mut recs: Vec<Vec<f64>> = vec![vec![0.0; rows]; self.columns.len()];
         let mut all: Vec<Option<Vec<i64>>> = vec![None; self.columns.len()];
         let slots: Vec<Option<usize>> = {
             let mut next = 0..;
@@ -97,12 +99,15 @@ impl Codec {
             Model::Decoder { net, outputs, .. } => {
                 let y = net.forward_columns(latents);
                 for (v, (output, norm)) in outputs.iter().enumerate() {
+                    if !needed[v] {
+                        continue;
+                    }
                     let predicted = y[*output].iter().map(|y| norm.inverse(*y)).collect();
                     recs[v] = finish(v, &recs, predicted, Domain::Value)?;
                 }
             }
             Model::Predictors(steps) => {
-                for step in steps {
+                for step in steps.iter().filter(|s| needed[s.target]) {
                     let p = &step.predictor;
                     let inputs: Vec<Vec<f64>> = p
                         .predictor
