@@ -71,6 +71,8 @@ struct Row {
 }
 
 fn main() -> Result<()> {
+    // SAFETY: first thing in `main`, while the process has one thread.
+    unsafe { baler_arrow::pin_thread_count() };
     let args = Args::parse();
     std::fs::create_dir_all(&args.dir)?;
     let read = ReadOptions::default();

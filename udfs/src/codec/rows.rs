@@ -39,8 +39,7 @@ impl Codec {
         ranks: &[u32],
         needed: &[bool],
     ) -> Result<Reconstruction> {
-        // Columns that are not needed stay zero.
-        let mut recs: Vec<Vec<f64>> = vec![vec![0.0; rows]; self.columns.len()];
+        let mut recs: Vec<Vec<f64>> = vec![Vec::new(); self.columns.len()];
         let mut all: Vec<Option<Vec<i64>>> = vec![None; self.columns.len()];
         let slots: Vec<Option<usize>> = {
             let mut next = 0..;
@@ -137,6 +136,10 @@ impl Codec {
                     recs[step.target] = finish(step.target, &recs, predicted, p.predictor.domain)?;
                 }
             }
+        }
+        // Columns that are not needed are zeros (projected away by the caller).
+        for (rec, _) in recs.iter_mut().zip(needed).filter(|(_, n)| !**n) {
+            *rec = vec![0.0; rows];
         }
         Ok((recs, all.into_iter().flatten().collect()))
     }
