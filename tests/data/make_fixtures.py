@@ -204,6 +204,34 @@ def main():
     with open(os.path.join(HERE, "truncated.root"), "wb") as dst:
         dst.write(data[: int(len(data) * 0.6)])
 
+    # --- baskets_out_of_order.root --------------------------------------------
+    # A flat tree `t` (x: float64, y: int32, both 0..299) in three equal baskets per branch,
+    # uncompressed; the first and last baskets of `x` then trade places in the file and in
+    # its fBasketSeek array, so that file order is no longer entry order (uproot, which
+    # follows fBasketSeek, still reads 0..299).
+    n = 100
+    name = "baskets_out_of_order.root"
+    with recreate(name, None) as f:
+        f.mktree("t", {"x": "float64", "y": "int32"})
+        for k in range(3):
+            f["t"].extend({
+                "x": np.arange(k * n, (k + 1) * n, dtype=np.float64),
+                "y": np.arange(k * n, (k + 1) * n, dtype=np.int32),
+            })
+    path = os.path.join(HERE, name)
+    seeks = [int(s) for s in uproot.open(path)["t"]["x"].member("fBasketSeek")[:3]]
+    data = bytearray(open(path, "rb").read())
+    size = int.from_bytes(data[seeks[0]:seeks[0] + 4], "big")
+    assert all(int.from_bytes(data[s:s + 4], "big") == size for s in seeks)
+    first, last = bytes(data[seeks[0]:seeks[0] + size]), bytes(data[seeks[2]:seeks[2] + size])
+    data[seeks[0]:seeks[0] + size], data[seeks[2]:seeks[2] + size] = last, first
+    run = b"".join(s.to_bytes(8, "big") for s in seeks)
+    swapped = b"".join(s.to_bytes(8, "big") for s in (seeks[2], seeks[1], seeks[0]))
+    assert bytes(data).count(run) >= 1
+    data = bytearray(bytes(data).replace(run, swapped))
+    with open(path, "wb") as dst:
+        dst.write(data)
+
     # --- not_root.root --------------------------------------------------------
     with open(os.path.join(HERE, "not_root.root"), "w") as dst:
         dst.write("this is not a ROOT file\n")

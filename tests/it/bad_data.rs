@@ -439,3 +439,34 @@ fn duplicate_column_names_are_an_error_naming_the_column() {
         "{e}"
     );
 }
+
+#[test]
+fn baskets_stored_out_of_entry_order_are_read_in_entry_order() {
+    // The first and last baskets of `x` trade places in the file (tests/data/make_fixtures.py):
+    // read in file order, entries 0..99 would hold 200..299.
+    let input = crate::common::data("baskets_out_of_order.root");
+    let table = crate::common::read_jets(
+        &input,
+        &ReadOptions::default().with_layout(baler_arrow::ingest::Layout::Flat),
+    );
+    let x: Vec<f64> = table
+        .column_by_name("x")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    let expected: Vec<f64> = (0..300).map(f64::from).collect();
+    assert_eq!(x, expected);
+    let y = table.column_by_name("y").unwrap();
+    let y = arrow::compute::cast(y, &arrow::datatypes::DataType::Float64).unwrap();
+    assert_eq!(
+        y.as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .values()
+            .to_vec(),
+        expected
+    );
+}

@@ -3,8 +3,9 @@
 //! oxyroot 0.1.25 describes trees and branches well but decodes basket data wrongly or panics in
 //! several cases (zstd baskets, jagged branches whose last basket is stored inside the TTree
 //! record). This module reads the file's records itself: it walks every key from `fBEGIN` to
-//! `fEND` (as ROOT's `TFile::Map` does), keeps the `TBasket` keys with their entry counts, and
-//! decompresses a basket's payload (zlib, zstd, lz4 or lzma blocks) on request.
+//! `fEND` (as ROOT's `TFile::Map` does), keeps the `TBasket` keys with their entry counts, puts
+//! each branch's baskets in entry order (from the `fBasketSeek` arrays in the tree's record),
+//! and decompresses a basket's payload (zlib, zstd, lz4 or lzma blocks) on request.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -35,7 +36,7 @@ impl BasketKey {
     }
 }
 
-/// The baskets of every branch of every tree, by (tree name, branch name), in file order.
+/// The baskets of every branch of every tree, by (tree name, branch name), in entry order.
 pub(crate) type BasketIndex = HashMap<(String, String), Vec<BasketKey>>;
 
 /// The largest basket payload this reader takes (ROOT's own baskets stay far below).
@@ -61,6 +62,7 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
     }
     let free = free_segments(file, seek_free, end)?;
     let mut index = BasketIndex::new();
+    let mut trees = Vec::new();
     let mut pos = begin;
     while pos < end {
         if let Some(gap) = free.iter().find(|g| g.contains(&pos)) {
@@ -77,18 +79,117 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
         if nbytes == 0 {
             return Err(format!("corrupt record at byte {pos}: length 0"));
         }
-        if let Some((tree, branch, key)) = parse_basket_key(&head, pos)? {
-            if key.seek + key.nbytes > len {
-                return Err(format!(
-                    "corrupt basket key at byte {pos}: its {} bytes run past the end of the file",
-                    key.nbytes
-                ));
+        match parse_key(&head, pos)? {
+            Some(Record::Basket(tree, branch, key)) => {
+                if key.seek + key.nbytes > len {
+                    return Err(format!(
+                        "corrupt basket key at byte {pos}: its {} bytes run past the end of the file",
+                        key.nbytes
+                    ));
+                }
+                index.entry((tree, branch)).or_default().push(key);
             }
-            index.entry((tree, branch)).or_default().push(key);
+            Some(Record::Tree(name, key)) if key.seek + key.nbytes <= len => {
+                trees.push((name, key));
+            }
+            _ => {}
         }
         pos += nbytes as u64;
     }
+    order_by_entry(file, &trees, &mut index);
     Ok(index)
+}
+
+/// Puts each branch's baskets in entry order. A branch's `fBasketSeek` array, in its tree's
+/// record, lists its baskets' positions in entry order as big-endian 64-bit integers: the
+/// record is searched for a run of the branch's basket positions, one after another, and the
+/// baskets are sorted by their place in it. Baskets whose positions are not found (a record
+/// that cannot be read) keep file order, which is entry order for every writer seen so far; the
+/// counter check still catches a mismatch of lengths.
+fn order_by_entry(file: &mut File, trees: &[(String, BasketKey)], index: &mut BasketIndex) {
+    for (name, key) in trees {
+        let Ok(payload) = read_at(file, key.seek + key.key_len, key.nbytes - key.key_len) else {
+            continue;
+        };
+        let record = if key.obj_len == payload.len() as u64 {
+            payload
+        } else {
+            match decompress(&payload, key.obj_len as usize) {
+                Ok(r) => r,
+                Err(_) => continue,
+            }
+        };
+        // Every place in the record where a basket position of this tree stands.
+        let seeks: std::collections::HashSet<u64> = index
+            .iter()
+            .filter(|((tree, _), b)| tree == name && b.len() > 1)
+            .flat_map(|(_, b)| b.iter().map(|k| k.seek))
+            .collect();
+        if seeks.is_empty() {
+            continue;
+        }
+        let mut places: HashMap<u64, Vec<usize>> = HashMap::new();
+        for at in 0..record.len().saturating_sub(7) {
+            let v = be_u64(&record, at);
+            if seeks.contains(&v) {
+                places.entry(v).or_default().push(at);
+            }
+        }
+        for ((tree, _), baskets) in index.iter_mut() {
+            if tree != name || baskets.len() < 2 {
+                continue;
+            }
+            if let Some(order) = seek_run(&record, &places, baskets) {
+                let mut sorted: Vec<BasketKey> =
+                    order.iter().map(|&i| baskets[i].clone()).collect();
+                std::mem::swap(baskets, &mut sorted);
+            }
+        }
+    }
+}
+
+/// The big-endian 64-bit integer at `at` of `record` (which has 8 bytes there).
+fn be_u64(record: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&record[at..at + 8]);
+    u64::from_be_bytes(bytes)
+}
+
+/// Where `baskets`' positions stand one after another in `record` (`places`: where each
+/// position appears): the baskets' indices in that order.
+fn seek_run(
+    record: &[u8],
+    places: &HashMap<u64, Vec<usize>>,
+    baskets: &[BasketKey],
+) -> Option<Vec<usize>> {
+    let n = baskets.len();
+    let of: HashMap<u64, usize> = baskets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.seek, i))
+        .collect();
+    let at_of = |at: usize| (at + 8 <= record.len()).then(|| be_u64(record, at));
+    for &at in places.get(&baskets[0].seek)? {
+        // Back to the start of the run of this branch's positions, then n of them forward.
+        let mut start = at;
+        while start >= 8
+            && at_of(start - 8).is_some_and(|v| of.contains_key(&v))
+            && at - start < 8 * n
+        {
+            start -= 8;
+        }
+        let mut seen = vec![false; n];
+        let order: Option<Vec<usize>> = (0..n)
+            .map(|k| {
+                let i = *of.get(&at_of(start + 8 * k)?)?;
+                (!std::mem::replace(&mut seen[i], true)).then_some(i)
+            })
+            .collect();
+        if order.is_some() {
+            return order;
+        }
+    }
+    None
 }
 
 /// The file's free segments (the `TFree` list at `fSeekFree`), as byte ranges.
@@ -124,8 +225,15 @@ fn free_segments(
     Ok(gaps)
 }
 
-/// Parses one key header; returns `None` when the record is not a `TBasket`.
-fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, String, BasketKey)>, String> {
+/// A record the reader keeps: a basket, or a tree's own record (which holds its branches'
+/// `fBasketSeek` arrays).
+enum Record {
+    Basket(String, String, BasketKey),
+    Tree(String, BasketKey),
+}
+
+/// Parses one key header; returns `None` when the record is neither a `TBasket` nor a `TTree`.
+fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
     let mut r = Cursor::new(head);
     let nbytes = r.i32()?;
     let version = r.i16()?;
@@ -136,6 +244,27 @@ fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, String, Ba
     r.seek(version > 1000)?;
     r.seek(version > 1000)?;
     let class = r.tstring()?;
+    if class == "TTree" {
+        let name = r.tstring()?;
+        let sane = nbytes >= 0
+            && key_len >= 0
+            && i32::from(key_len) <= nbytes
+            && obj_len >= 0
+            && obj_len as u64 <= MAX_BASKET_BYTES;
+        return Ok(sane.then(|| {
+            Record::Tree(
+                name,
+                BasketKey {
+                    seek,
+                    nbytes: nbytes as u64,
+                    key_len: key_len as u64,
+                    obj_len: obj_len as u64,
+                    entries: 0,
+                    last: key_len as u64 + obj_len as u64,
+                },
+            )
+        }));
+    }
     if class != "TBasket" {
         return Ok(None);
     }
@@ -172,7 +301,7 @@ fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, String, Ba
         entries: entries as u64,
         last: last as u64,
     };
-    Ok(Some((tree, branch, key)))
+    Ok(Some(Record::Basket(tree, branch, key)))
 }
 
 /// Reads and decompresses a basket; returns its value data (entry offsets removed).
