@@ -55,7 +55,7 @@ impl Decoded {
             file,
             next: 0,
             ready: VecDeque::new(),
-            window: std::thread::available_parallelism().map_or(1, usize::from),
+            window: crate::parallel::threads(),
             pending: None,
         })
     }
@@ -107,25 +107,10 @@ impl Decoded {
             let blocks = self.next..(self.next + self.window).min(self.file.blocks.len());
             self.next = blocks.end;
             let file = &self.file;
-            let decode = |i: usize| file.decode_block(i).map_err(codec_err(&file.path));
-            if blocks.len() == 1 {
-                self.ready.push_back(decode(blocks.start));
-            } else {
-                std::thread::scope(|scope| {
-                    let threads: Vec<_> = blocks
-                        .clone()
-                        .map(|i| scope.spawn(move || decode(i)))
-                        .collect();
-                    for (i, thread) in blocks.zip(threads) {
-                        // Decoding catches panics itself; a thread that still fails is an error.
-                        self.ready.push_back(thread.join().unwrap_or_else(|_| {
-                            Err(codec_err(&file.path)(baler_udfs::Error::Block(format!(
-                                "block {i} could not be decoded"
-                            ))))
-                        }));
-                    }
-                });
-            }
+            let blocks: Vec<usize> = blocks.collect();
+            self.ready.extend(crate::parallel::map(&blocks, |&i| {
+                file.decode_block(i).map_err(codec_err(&file.path))
+            }));
         }
         self.ready.pop_front()
     }

@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod model;
 pub mod options;
 pub mod output;
+mod parallel;
 pub mod progress;
 pub mod report;
 pub mod sql;

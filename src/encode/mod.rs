@@ -10,7 +10,7 @@ use std::path::Path;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::Int64Type;
-use baler_udfs::codec::{EncodedBlock, StreamSize};
+use baler_udfs::codec::StreamSize;
 use baler_udfs::file::BlockWriter;
 use baler_udfs::format::Header;
 use parquet::arrow::ArrowWriter;
@@ -48,29 +48,6 @@ pub struct Model<'a> {
     /// The model file, beside the output, that the file references instead of embedding the
     /// model.
     pub file: Option<&'a str>,
-}
-
-/// Encodes `batches`, each on its own thread when there are several.
-fn encode_all(encoder: &Encoder, batches: &[RecordBatch]) -> Vec<Result<EncodedBlock>> {
-    if batches.len() == 1 {
-        return vec![encoder.encode(&batches[0])];
-    }
-    std::thread::scope(|scope| {
-        let threads: Vec<_> = batches
-            .iter()
-            .map(|b| scope.spawn(move || encoder.encode(b)))
-            .collect();
-        threads
-            .into_iter()
-            .map(|t| {
-                t.join().unwrap_or_else(|_| {
-                    Err(Error::Options {
-                        message: "a thread encoding a block failed".into(),
-                    })
-                })
-            })
-            .collect()
-    })
 }
 
 /// Encodes every batch of `reader` (one block each) into a baler Parquet file at `output` with
@@ -115,7 +92,7 @@ pub fn write(
     let mut first: Option<RecordBatch> = None;
     progress.start("compress", reader.total_rows());
     // Batches are encoded a window at a time, one thread per batch, and written in order.
-    let window = std::thread::available_parallelism().map_or(1, usize::from);
+    let window = crate::parallel::threads();
     let mut reader = reader.into_iter();
     loop {
         let batches = reader
@@ -125,7 +102,8 @@ pub fn write(
         if batches.is_empty() {
             break;
         }
-        for (batch, block) in batches.iter().zip(encode_all(&encoder, &batches)) {
+        let encoded = crate::parallel::map(&batches, |b| encoder.encode(b));
+        for (batch, block) in batches.iter().zip(encoded) {
             let block = block?;
             if first.is_none() {
                 first = Some(block.decoded.clone());

@@ -1,8 +1,6 @@
 //! What a column's residuals cost: their order-0 entropy or pcodec's bytes, the cheaper grid,
 //! and the split of a residual stream into parts that code smaller.
 
-use std::collections::HashMap;
-
 use baler_udfs::format::{Domain, Lag, Predictor, Split};
 use baler_udfs::predictor::Compiled;
 use baler_udfs::quantise::{GridKind, Quantiser};
@@ -76,16 +74,18 @@ pub(super) fn residuals(
         .collect()
 }
 
-/// The order-0 entropy of `values`, in bits (all of them together).
-pub(super) fn entropy_bits<T: std::hash::Hash + Eq + Copy>(values: &[T]) -> f64 {
-    let mut counts: HashMap<T, u32> = HashMap::new();
-    for &v in values {
-        *counts.entry(v).or_default() += 1;
-    }
+/// The order-0 entropy of `values`, in bits (all of them together). Counted on a sorted copy
+/// and summed in value order, so that the result does not depend on a hash map's order.
+fn entropy_bits(values: &[i64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
     let n = values.len() as f64;
-    counts
-        .values()
-        .map(|&m| -f64::from(m) * (f64::from(m) / n).log2())
+    sorted
+        .chunk_by(|a, b| a == b)
+        .map(|run| {
+            let m = run.len() as f64;
+            -m * (m / n).log2()
+        })
         .sum()
 }
 

@@ -234,12 +234,13 @@ pub fn fit(
         sums.add(key, first);
     }
     while coded.len() < columns.len() {
-        // Each column's cheapest candidate, and what its constant costs.
-        let mut per_column: HashMap<usize, (Candidate, f64)> = HashMap::new();
-        for (t, (column, domain, _)) in targets.iter().enumerate() {
-            if coded.contains(column) {
-                continue;
-            }
+        // Each target's candidates, scored on every core (in target order), then each
+        // column's cheapest candidate and what its constant costs.
+        let todo: Vec<usize> = (0..targets.len())
+            .filter(|&t| !coded.contains(&targets[t].0))
+            .collect();
+        let scored = crate::parallel::map(&todo, |&t| {
+            let (column, domain, _) = &targets[t];
             let c = &columns[*column];
             // A constant prediction of 0: the stream coder takes any offset for free.
             let constant = Predictor {
@@ -267,11 +268,16 @@ pub fn fit(
             } else {
                 vec![constant]
             };
-            for predictor in fits {
-                let constant = predictor.features.is_empty();
-                let candidate = score(c, predictor, &inputs, rows, total_rows);
+            fits.into_iter()
+                .map(|predictor| score(c, predictor, &inputs, rows, total_rows))
+                .collect::<Vec<Candidate>>()
+        });
+        let mut per_column: HashMap<usize, (Candidate, f64)> = HashMap::new();
+        for (&t, candidates) in todo.iter().zip(scored) {
+            for candidate in candidates {
+                let constant = candidate.predictor.features.is_empty();
                 let entry = per_column
-                    .entry(*column)
+                    .entry(targets[t].0)
                     .or_insert_with(|| (candidate.clone(), f64::INFINITY));
                 if constant {
                     entry.1 = entry.1.min(candidate.cost);
