@@ -27,9 +27,7 @@ use baler_arrow::compress::{self, CompressReport};
 use baler_arrow::ingest::{self, ReadOptions, f64_values};
 use baler_arrow::model::TrainConfig;
 use baler_arrow::options::{CompressOptions, ErrorBounds, Method};
-use baler_arrow::truncate::{
-    TruncationChoice, bits_for_relative_bound, truncated_pcodec_size, truncated_size,
-};
+use baler_arrow::truncate::{relative_truncation, truncated_pcodec_size, truncated_size};
 use baler_udfs::codec::StreamKind;
 use baler_udfs::quantise::{Bound, Quantiser};
 use clap::Parser;
@@ -86,7 +84,7 @@ fn main() -> Result<()> {
             p
         }
     };
-    let table = read_all(&input, &read)?;
+    let table = ingest::read_table(&input, &read)?;
     let rows = table.num_rows() as u64;
     let raw: u64 = table
         .schema()
@@ -110,7 +108,7 @@ fn main() -> Result<()> {
     println!("|---|---|---:|---:|---:|---|---:|");
     for &epsilon in &args.bounds {
         let bound = Bound::Relative { epsilon };
-        let choices = truncation(&table, epsilon);
+        let choices = relative_truncation(&table.schema(), epsilon);
         let bits = choices.first().map_or(0, |c| c.mantissa_bits);
         let mut table_rows = Vec::new();
         let timed = |f: &dyn Fn() -> Result<u64>| -> Result<(u64, f64)> {
@@ -226,30 +224,6 @@ impl Row {
             seconds,
         }
     }
-}
-
-/// The whole input as one batch.
-fn read_all(input: &Path, read: &ReadOptions) -> Result<RecordBatch> {
-    let reader = ingest::open(input, read)?;
-    let schema = reader.schema();
-    let batches = reader.collect::<baler_arrow::Result<Vec<_>>>()?;
-    Ok(arrow::compute::concat_batches(&schema, &batches)?)
-}
-
-/// Truncation's mantissa bits for every float column.
-fn truncation(table: &RecordBatch, epsilon: f64) -> Vec<TruncationChoice> {
-    table
-        .schema()
-        .fields()
-        .iter()
-        .filter_map(|f| {
-            Some(TruncationChoice {
-                column: f.name().clone(),
-                mantissa_bits: bits_for_relative_bound(f.data_type(), epsilon)?,
-                relative_rms: 0.0,
-            })
-        })
-        .collect()
 }
 
 /// SZ3's bytes from `benches/sz3_baseline.py`, which fails unless every value is in bound.

@@ -19,12 +19,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float32Type, Float64Type};
+use arrow::array::RecordBatch;
+use arrow::datatypes::DataType;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::options::{CompressOptions, ErrorBounds};
 use baler_arrow::progress::NoProgress;
-use baler_arrow::truncate::{bits_for_relative_bound, truncate_f32, truncate_f64};
+use baler_arrow::truncate::{
+    pcodec_compress, pcodec_value_count, relative_truncation, truncated_batch,
+};
 use baler_arrow::{compress, convert, decode, sql};
 use baler_udfs::quantise::Bound;
 use clap::Parser;
@@ -69,7 +71,7 @@ fn main() -> Result<()> {
     std::fs::create_dir_all(&args.dir)?;
     let input = generated(&args.dir, args.jets)?;
     let read = ReadOptions::default();
-    let table = read_all(&input)?;
+    let table = baler_arrow::ingest::read_table(&input, &read)?;
     let raw = raw_bytes(&table);
     let mb = |seconds: f64| raw as f64 / 1e6 / seconds;
     println!(
@@ -217,13 +219,6 @@ fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
     Ok((out, start.elapsed().as_secs_f64()))
 }
 
-fn read_all(input: &Path) -> Result<RecordBatch> {
-    let reader = baler_arrow::ingest::open(input, &ReadOptions::default())?;
-    let schema = reader.schema();
-    let batches = reader.collect::<baler_arrow::Result<Vec<_>>>()?;
-    Ok(arrow::compute::concat_batches(&schema, &batches)?)
-}
-
 fn raw_bytes(table: &RecordBatch) -> u64 {
     table
         .schema()
@@ -235,56 +230,28 @@ fn raw_bytes(table: &RecordBatch) -> u64 {
 }
 
 /// Bytes and seconds of truncating every float column to the bound's mantissa bits and coding
-/// each column with pcodec, then decoding them all; integers coded as they are.
+/// each column with pcodec (as `evaluate` and `bound_benchmark` count it), then decoding them
+/// all.
 fn truncation_pcodec(table: &RecordBatch, epsilon: f64) -> Result<(u64, f64, f64)> {
-    use pco::standalone::{simple_compress, simple_decompress};
-    let config = pco::ChunkConfig::default();
-    let as_i64 = |a: &ArrayRef| -> Result<Vec<i64>> {
-        let cast = arrow::compute::cast(a, &DataType::Int64)?;
-        Ok(cast
-            .as_primitive::<arrow::datatypes::Int64Type>()
-            .values()
-            .to_vec())
-    };
+    let choices = relative_truncation(&table.schema(), epsilon);
     let start = Instant::now();
-    let mut coded: Vec<(DataType, Vec<u8>)> = Vec::new();
-    for column in table.columns() {
-        let dt = column.data_type().clone();
-        let bytes = match &dt {
-            DataType::Float32 => {
-                let keep = bits_for_relative_bound(&dt, epsilon).unwrap_or(23);
-                let v: Vec<f32> = column
-                    .as_primitive::<Float32Type>()
-                    .values()
-                    .iter()
-                    .map(|&x| truncate_f32(x, keep))
-                    .collect();
-                simple_compress(&v, &config)?
-            }
-            DataType::Float64 => {
-                let keep = bits_for_relative_bound(&dt, epsilon).unwrap_or(52);
-                let v: Vec<f64> = column
-                    .as_primitive::<Float64Type>()
-                    .values()
-                    .iter()
-                    .map(|&x| truncate_f64(x, keep))
-                    .collect();
-                simple_compress(&v, &config)?
-            }
-            _ => simple_compress(&as_i64(column)?, &config)?,
-        };
-        coded.push((dt, bytes));
-    }
+    let truncated = truncated_batch(table, &choices)?;
+    let coded = truncated
+        .columns()
+        .iter()
+        .map(|c| {
+            Ok((
+                c.data_type().clone(),
+                pcodec_compress(c).map_err(anyhow::Error::msg)?,
+            ))
+        })
+        .collect::<Result<Vec<(DataType, Vec<u8>)>>>()?;
     let compress_s = start.elapsed().as_secs_f64();
     let bytes = coded.iter().map(|(_, b)| b.len() as u64).sum();
     let start = Instant::now();
     let mut values = 0usize;
     for (dt, b) in &coded {
-        values += match dt {
-            DataType::Float32 => simple_decompress::<f32>(b)?.len(),
-            DataType::Float64 => simple_decompress::<f64>(b)?.len(),
-            _ => simple_decompress::<i64>(b)?.len(),
-        };
+        values += pcodec_value_count(dt, b).map_err(anyhow::Error::msg)?;
     }
     let decompress_s = start.elapsed().as_secs_f64();
     if values != table.num_rows() * table.num_columns() {

@@ -222,19 +222,8 @@ pub fn truncated_size(
         .map_err(parquet_err)?;
     for batch in reader {
         let batch = batch?;
-        let columns: Vec<ArrayRef> = schema
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .map(
-                |(f, c)| match choices.iter().find(|t| &t.column == f.name()) {
-                    Some(t) => truncated_array(c, t.mantissa_bits),
-                    None => c.clone(),
-                },
-            )
-            .collect();
         writer
-            .write(&RecordBatch::try_new(schema.clone(), columns)?)
+            .write(&truncated_batch(&batch, choices)?)
             .map_err(parquet_err)?;
     }
     Ok(writer.into_inner().map_err(parquet_err)?.0)
@@ -251,52 +240,138 @@ pub fn truncated_pcodec_size(
     read: &ReadOptions,
     choices: &[TruncationChoice],
 ) -> Result<u64> {
-    let reader = ingest::open(original, read)?;
-    let schema = reader.schema();
-    let batches = reader.collect::<Result<Vec<_>>>()?;
-    let table = arrow::compute::concat_batches(&schema, &batches)?;
+    let table = truncated_batch(&ingest::read_table(original, read)?, choices)?;
+    let schema = table.schema();
     let mut bytes = 0;
-    for (f, c) in schema.fields().iter().zip(table.columns()) {
-        let column = match choices.iter().find(|t| &t.column == f.name()) {
-            Some(t) => truncated_array(c, t.mantissa_bits),
-            None => c.clone(),
-        };
-        bytes += pcodec_bytes(&column).map_err(|message| Error::Options {
-            message: format!("pcodec cannot code column `{}`: {message}", f.name()),
-        })?;
+    for (f, column) in schema.fields().iter().zip(table.columns()) {
+        bytes += pcodec_compress(column)
+            .map_err(|message| Error::Options {
+                message: format!("pcodec cannot code column `{}`: {message}", f.name()),
+            })?
+            .len() as u64;
     }
     Ok(bytes)
 }
 
-/// The bytes of one column coded by pcodec's standalone format.
-fn pcodec_bytes(column: &ArrayRef) -> std::result::Result<u64, String> {
-    use arrow::datatypes::{
-        Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
-    };
+/// `batch` with its float columns truncated as `choices` say (the others as they are).
+///
+/// # Errors
+/// Arrow errors building the batch.
+pub fn truncated_batch(batch: &RecordBatch, choices: &[TruncationChoice]) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(
+            |(f, c)| match choices.iter().find(|t| &t.column == f.name()) {
+                Some(t) => truncated_array(c, t.mantissa_bits),
+                None => c.clone(),
+            },
+        )
+        .collect();
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// For every float column of `schema`, truncation to the fewest mantissa bits that keep each
+/// value within `epsilon` of itself (relative).
+pub fn relative_truncation(schema: &SchemaRef, epsilon: f64) -> Vec<TruncationChoice> {
+    schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            Some(TruncationChoice {
+                column: f.name().clone(),
+                mantissa_bits: bits_for_relative_bound(f.data_type(), epsilon)?,
+                relative_rms: 0.0,
+            })
+        })
+        .collect()
+}
+
+/// Calls `$body` with `$t` bound to the Arrow primitive type that pcodec codes a column of type
+/// `$dt` as (booleans as `UInt8`); `$fallback` for other types.
+macro_rules! with_pcodec_type {
+    ($dt:expr, $t:ident => $body:expr, $other:ident => $fallback:expr) => {{
+        use arrow::datatypes::{
+            Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type, UInt32Type,
+            UInt64Type,
+        };
+        match $dt {
+            DataType::Boolean | DataType::UInt8 => {
+                type $t = UInt8Type;
+                $body
+            }
+            DataType::Int8 => {
+                type $t = Int8Type;
+                $body
+            }
+            DataType::Int16 => {
+                type $t = Int16Type;
+                $body
+            }
+            DataType::Int32 => {
+                type $t = Int32Type;
+                $body
+            }
+            DataType::Int64 => {
+                type $t = Int64Type;
+                $body
+            }
+            DataType::UInt16 => {
+                type $t = UInt16Type;
+                $body
+            }
+            DataType::UInt32 => {
+                type $t = UInt32Type;
+                $body
+            }
+            DataType::UInt64 => {
+                type $t = UInt64Type;
+                $body
+            }
+            DataType::Float32 => {
+                type $t = Float32Type;
+                $body
+            }
+            DataType::Float64 => {
+                type $t = Float64Type;
+                $body
+            }
+            $other => $fallback,
+        }
+    }};
+}
+
+/// One column coded by pcodec's standalone format (booleans as 0/1 bytes).
+///
+/// # Errors
+/// A column type pcodec does not code, or pcodec's own error.
+pub fn pcodec_compress(column: &ArrayRef) -> std::result::Result<Vec<u8>, String> {
     use pco::standalone::simple_compress;
     let config = pco::ChunkConfig::default().with_enable_8_bit(true);
-    let coded = match column.data_type() {
-        DataType::Boolean => {
-            let b: Vec<u8> = column.as_boolean().values().iter().map(u8::from).collect();
-            simple_compress(&b, &config)
-        }
-        DataType::Int8 => simple_compress(column.as_primitive::<Int8Type>().values(), &config),
-        DataType::Int16 => simple_compress(column.as_primitive::<Int16Type>().values(), &config),
-        DataType::Int32 => simple_compress(column.as_primitive::<Int32Type>().values(), &config),
-        DataType::Int64 => simple_compress(column.as_primitive::<Int64Type>().values(), &config),
-        DataType::UInt8 => simple_compress(column.as_primitive::<UInt8Type>().values(), &config),
-        DataType::UInt16 => simple_compress(column.as_primitive::<UInt16Type>().values(), &config),
-        DataType::UInt32 => simple_compress(column.as_primitive::<UInt32Type>().values(), &config),
-        DataType::UInt64 => simple_compress(column.as_primitive::<UInt64Type>().values(), &config),
-        DataType::Float32 => {
-            simple_compress(column.as_primitive::<Float32Type>().values(), &config)
-        }
-        DataType::Float64 => {
-            simple_compress(column.as_primitive::<Float64Type>().values(), &config)
-        }
-        other => return Err(format!("no pcodec type for {other}")),
-    };
-    coded.map(|b| b.len() as u64).map_err(|e| e.to_string())
+    if let Some(b) = column.as_boolean_opt() {
+        let b: Vec<u8> = b.values().iter().map(u8::from).collect();
+        return simple_compress(&b, &config).map_err(|e| e.to_string());
+    }
+    with_pcodec_type!(column.data_type(), T => {
+        simple_compress(column.as_primitive::<T>().values(), &config).map_err(|e| e.to_string())
+    }, other => Err(format!("no pcodec type for {other}")))
+}
+
+/// Decodes what [`pcodec_compress`] made of a column of type `dt`; returns how many values it
+/// held.
+///
+/// # Errors
+/// A column type pcodec does not code, or pcodec's own error.
+pub fn pcodec_value_count(dt: &DataType, bytes: &[u8]) -> std::result::Result<usize, String> {
+    use arrow::datatypes::ArrowPrimitiveType;
+    use pco::standalone::simple_decompress;
+    with_pcodec_type!(dt, T => {
+        simple_decompress::<<T as ArrowPrimitiveType>::Native>(bytes)
+            .map(|v| v.len())
+            .map_err(|e| e.to_string())
+    }, other => Err(format!("no pcodec type for {other}")))
 }
 
 #[cfg(test)]

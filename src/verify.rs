@@ -143,45 +143,34 @@ pub(crate) fn first_difference(x: &ArrayRef, y: &ArrayRef) -> Option<usize> {
         return Some(0);
     }
     let valid_differs = |r: usize| x.is_valid(r) != y.is_valid(r);
-    let bits: Option<(Vec<u64>, Vec<u64>)> = match x.data_type() {
-        arrow::datatypes::DataType::Float16 => Some((
-            x.as_primitive::<Float16Type>()
-                .values()
-                .iter()
-                .map(|v| u64::from(v.to_bits()))
-                .collect(),
-            y.as_primitive::<Float16Type>()
-                .values()
-                .iter()
-                .map(|v| u64::from(v.to_bits()))
-                .collect(),
-        )),
-        arrow::datatypes::DataType::Float32 => Some((
-            x.as_primitive::<Float32Type>()
-                .values()
-                .iter()
-                .map(|v| u64::from(v.to_bits()))
-                .collect(),
-            y.as_primitive::<Float32Type>()
-                .values()
-                .iter()
-                .map(|v| u64::from(v.to_bits()))
-                .collect(),
-        )),
-        arrow::datatypes::DataType::Float64 => Some((
-            x.as_primitive::<Float64Type>()
-                .values()
-                .iter()
-                .map(|v| v.to_bits())
-                .collect(),
-            y.as_primitive::<Float64Type>()
-                .values()
-                .iter()
-                .map(|v| v.to_bits())
-                .collect(),
-        )),
-        _ => None,
+    // Float values by their bit patterns; `None` for other types.
+    let float_bits = |a: &ArrayRef| -> Option<Vec<u64>> {
+        match a.data_type() {
+            arrow::datatypes::DataType::Float16 => Some(
+                a.as_primitive::<Float16Type>()
+                    .values()
+                    .iter()
+                    .map(|v| u64::from(v.to_bits()))
+                    .collect(),
+            ),
+            arrow::datatypes::DataType::Float32 => Some(
+                a.as_primitive::<Float32Type>()
+                    .values()
+                    .iter()
+                    .map(|v| u64::from(v.to_bits()))
+                    .collect(),
+            ),
+            arrow::datatypes::DataType::Float64 => Some(
+                a.as_primitive::<Float64Type>()
+                    .values()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect(),
+            ),
+            _ => None,
+        }
     };
+    let bits = float_bits(x).zip(float_bits(y));
     match bits {
         Some((a, b)) => (0..x.len()).find(|&r| valid_differs(r) || (x.is_valid(r) && a[r] != b[r])),
         None if x.to_data() == y.to_data() => None,

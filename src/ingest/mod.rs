@@ -168,6 +168,18 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     }
 }
 
+/// Reads a whole ROOT or Parquet file into one batch (for baselines and benchmarks that need
+/// every row at once).
+///
+/// # Errors
+/// Those of [`open`] and of reading its batches.
+pub fn read_table(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
+    let reader = open(path, options)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<Result<Vec<_>>>()?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
 /// Opens a ROOT or Parquet file as a stream of jet batches.
 ///
 /// # Errors
