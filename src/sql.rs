@@ -64,7 +64,9 @@ pub async fn register(ctx: &SessionContext, name: &str, path: &Path) -> Result<b
             .map_err(table_err)?;
     } else {
         let location = path.to_string_lossy();
-        ctx.register_parquet(name, location.as_ref(), ParquetReadOptions::default())
+        // A bare reference keeps the name's case (`Jet`); a string would be lowercased.
+        let table = datafusion::common::TableReference::bare(name);
+        ctx.register_parquet(table, location.as_ref(), ParquetReadOptions::default())
             .await
             .map_err(|e| table_err(e.into()))?;
     }

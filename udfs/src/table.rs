@@ -15,7 +15,7 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result as DFResult, exec_datafusion_err, internal_err};
+use datafusion::common::{Result as DFResult, TableReference, exec_datafusion_err, internal_err};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Expr, ScalarUDF, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
@@ -114,8 +114,9 @@ pub async fn register_compressed(
     ));
     let stored_name = format!("{name}{STORED_SUFFIX}");
     let path_str = path.to_string_lossy();
+    // Bare references keep the names' case (`Jet`); strings would be lowercased.
     ctx.register_parquet(
-        &stored_name,
+        TableReference::bare(stored_name),
         path_str.as_ref(),
         ParquetReadOptions::default(),
     )
@@ -126,7 +127,7 @@ pub async fn register_compressed(
         files: Arc::new(files),
         func: func.clone(),
     };
-    ctx.register_table(name, Arc::new(table))?;
+    ctx.register_table(TableReference::bare(name), Arc::new(table))?;
     Ok(func)
 }
 
