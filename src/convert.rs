@@ -78,26 +78,28 @@ pub fn lossless_builder(schema: &Schema, zstd_level: i32) -> Result<WriterProper
     })?;
     let mut builder = WriterProperties::builder().set_compression(Compression::ZSTD(level));
     for field in schema.fields() {
-        let encoding = match field.data_type() {
+        // The values of a list column (the event layout's `Jet_pt`) are at `name.list.item`.
+        let (path, data_type) = match field.data_type() {
+            DataType::List(item) => (
+                ColumnPath::new(vec![
+                    field.name().clone(),
+                    "list".into(),
+                    item.name().clone(),
+                ]),
+                item.data_type(),
+            ),
+            dt => (ColumnPath::from(field.name().as_str()), dt),
+        };
+        let encoding = match data_type {
             DataType::Float32 | DataType::Float64 => Encoding::BYTE_STREAM_SPLIT,
             dt if dt.is_integer() && field.name() == EVENT_COLUMN => Encoding::DELTA_BINARY_PACKED,
             _ => continue,
         };
-        builder = without_dictionary(builder, field.name(), encoding);
+        builder = builder
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_encoding(path, encoding);
     }
     Ok(builder)
-}
-
-/// `builder` with column `name` written in `encoding` and no dictionary.
-pub fn without_dictionary(
-    builder: WriterPropertiesBuilder,
-    name: &str,
-    encoding: Encoding,
-) -> WriterPropertiesBuilder {
-    let col = ColumnPath::from(name);
-    builder
-        .set_column_dictionary_enabled(col.clone(), false)
-        .set_column_encoding(col, encoding)
 }
 
 /// The bytes `batch` takes as a Parquet file written with `props` (`path` names it in errors).

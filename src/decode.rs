@@ -71,24 +71,11 @@ impl Decoded {
     /// # Errors
     /// Read and decode errors.
     pub fn take_rows(&mut self, rows: usize) -> Result<Option<RecordBatch>> {
-        let mut parts = Vec::new();
-        let mut need = rows;
-        while need > 0 {
-            let batch = match self.pending.take() {
-                Some(b) => b,
-                None => match self.next_block() {
-                    Some(b) => b?,
-                    None => return Ok(None),
-                },
-            };
-            let n = need.min(batch.num_rows());
-            parts.push(batch.slice(0, n));
-            if n < batch.num_rows() {
-                self.pending = Some(batch.slice(n, batch.num_rows() - n));
-            }
-            need -= n;
-        }
-        Ok(Some(concat_batches(&self.schema(), &parts)?))
+        let schema = self.schema();
+        let mut pending = self.pending.take();
+        let taken = take_rows(&schema, &mut pending, || self.next_block(), rows);
+        self.pending = pending;
+        taken
     }
 
     /// Whether every row has been taken.
@@ -122,6 +109,38 @@ impl Iterator for Decoded {
     fn next(&mut self) -> Option<Self::Item> {
         self.pending.take().map(Ok).or_else(|| self.next_block())
     }
+}
+
+/// The next `rows` rows of a stream of batches as one batch: `pending` (rows left over from the
+/// last batch) first, then batches from `next`, the rest of the last one kept in `pending`;
+/// `None` when fewer are left.
+///
+/// # Errors
+/// The batches' own errors.
+pub(crate) fn take_rows(
+    schema: &SchemaRef,
+    pending: &mut Option<RecordBatch>,
+    mut next: impl FnMut() -> Option<Result<RecordBatch>>,
+    rows: usize,
+) -> Result<Option<RecordBatch>> {
+    let mut parts = Vec::new();
+    let mut need = rows;
+    while need > 0 {
+        let batch = match pending.take() {
+            Some(b) => b,
+            None => match next() {
+                Some(b) => b?,
+                None => return Ok(None),
+            },
+        };
+        let n = need.min(batch.num_rows());
+        parts.push(batch.slice(0, n));
+        if n < batch.num_rows() {
+            *pending = Some(batch.slice(n, batch.num_rows() - n));
+        }
+        need -= n;
+    }
+    Ok(Some(concat_batches(schema, &parts)?))
 }
 
 /// Wraps a decode-side error about `path`.

@@ -42,6 +42,15 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// One table of a dataset (a collection, or the event-level branches) failed.
+    #[error("table `{table}` of `{}`", path.display())]
+    DatasetTable {
+        path: PathBuf,
+        table: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The requested jet collection does not exist, or several exist and none was chosen.
     #[error("{problem} in tree `{tree}` of `{}`; collections: {}", path.display(), list(available))]
     Collection {

@@ -33,6 +33,7 @@
 
 pub mod compress;
 pub mod convert;
+pub mod dataset;
 pub mod decode;
 pub mod encode;
 mod error;

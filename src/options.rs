@@ -278,6 +278,8 @@ pub struct CompressOptions {
     pub train: TrainConfig,
     /// Columns stored losslessly as they are (besides `event`).
     pub keep: Vec<String>,
+    /// Store float columns holding NaN or infinite values as they are, rather than refuse them.
+    pub keep_non_finite: bool,
     pub max_train_rows: usize,
     /// A model from `baler-arrow train`, used instead of training.
     pub model: Option<PathBuf>,
@@ -339,6 +341,7 @@ impl Default for CompressOptions {
             hidden: DEFAULT_HIDDEN.to_vec(),
             train: TrainConfig::default(),
             keep: Vec::new(),
+            keep_non_finite: false,
             max_train_rows: DEFAULT_MAX_TRAIN_ROWS,
             model: None,
             reference_model: false,

@@ -192,3 +192,80 @@ impl AtomicFile {
 fn is_special(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
+
+/// A folder written under a temporary name beside its destination and renamed into place by
+/// [`AtomicDir::commit`], so that a dataset appears whole or not at all. Dropped without a
+/// commit, it is deleted with what it holds.
+pub struct AtomicDir {
+    tmp: tempfile::TempDir,
+    path: PathBuf,
+    overwrite: bool,
+}
+
+impl AtomicDir {
+    /// Starts a folder that will become `path`.
+    ///
+    /// # Errors
+    /// [`Error::OutputExists`] when `path` exists and `overwrite` is off; [`Error::Write`].
+    pub fn create(path: &Path, overwrite: bool) -> Result<Self> {
+        if path.exists() && !overwrite {
+            return Err(Error::OutputExists {
+                path: path.to_owned(),
+            });
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempdir_in(&dir)
+            .map_err(|source| Error::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            tmp,
+            path: path.to_owned(),
+            overwrite,
+        })
+    }
+
+    /// Where a file `name` of the folder is written until the commit.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// Moves the folder to its destination, replacing what was there when overwriting is on.
+    ///
+    /// # Errors
+    /// [`Error::OutputExists`] if the destination appeared meanwhile and overwriting is off;
+    /// [`Error::Write`] if the old destination cannot be removed or the rename fails.
+    pub fn commit(self) -> Result<()> {
+        let write_err = |source| Error::Write {
+            path: self.path.clone(),
+            source,
+        };
+        if self.path.exists() {
+            if !self.overwrite {
+                return Err(Error::OutputExists { path: self.path });
+            }
+            let old = std::fs::symlink_metadata(&self.path).map_err(write_err)?;
+            if old.is_dir() {
+                std::fs::remove_dir_all(&self.path).map_err(write_err)?;
+            } else {
+                std::fs::remove_file(&self.path).map_err(write_err)?;
+            }
+        }
+        let tmp = self.tmp.keep();
+        std::fs::rename(&tmp, &self.path).map_err(|source| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Error::Write {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
+}

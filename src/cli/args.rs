@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use baler_arrow::dataset::Selection;
 use baler_arrow::ingest::{Layout, ReadOptions};
 use baler_arrow::model::{
     DeviceChoice, TrainConfig,
@@ -110,12 +111,31 @@ pub struct InputArgs {
     pub tree: Option<String>,
 
     /// The collection to flatten to rows: counter `nNAME` and arrays `NAME_*` (default: `Jet`).
+    /// `all`, or a list such as `Jet,Muon,events`, reads a dataset: a folder with one file per
+    /// collection and `events.parquet` for the event-level branches.
     #[arg(long, value_name = "NAME", conflicts_with = "flat")]
     pub collection: Option<String>,
 
     /// Read one row per entry of a flat tree or table.
     #[arg(long)]
     pub flat: bool,
+}
+
+impl InputArgs {
+    /// The tables of a dataset, when `--collection` names `all` or several.
+    pub fn selection(&self) -> Option<Selection> {
+        self.collection.as_deref().and_then(Selection::parse)
+    }
+}
+
+/// How a dataset is laid out on output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// A folder: one file per collection (a row per element, with `event`) and `events.parquet`.
+    #[default]
+    Tables,
+    /// One NanoAOD-style file: a row per event, counters `nX` and list columns `X_field`.
+    Events,
 }
 
 impl From<&InputArgs> for ReadOptions {
@@ -136,9 +156,15 @@ pub struct ConvertArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output Parquet file (default: the input with extension `.parquet`).
+    /// Output Parquet file (default: the input with extension `.parquet`; for a dataset, the
+    /// folder `.dataset`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+
+    /// For a whole tree: a folder of tables, or one file in the per-event NanoAOD layout
+    /// (`events` reads every collection unless `--collection` lists them).
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
 
     /// Overwrite the output if it exists.
     #[arg(long)]
@@ -336,7 +362,8 @@ pub struct CompressArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output file (default: the input with extension `.baler.parquet`).
+    /// Output file (default: the input with extension `.baler.parquet`; for a dataset, the
+    /// folder `.baler`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
 
@@ -387,12 +414,16 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct DecompressArgs {
-    /// The compressed Parquet file.
+    /// The compressed Parquet file, or a dataset folder (`compress --collection all`).
     pub input: PathBuf,
 
-    /// Output Parquet file.
+    /// Output Parquet file (for a dataset: a folder, or one file with `--layout events`).
     #[arg(short, long)]
     pub output: PathBuf,
+
+    /// For a dataset: a folder of lossless tables, or one file in the per-event NanoAOD layout.
+    #[arg(long, value_enum, default_value = "tables")]
+    pub layout: LayoutArg,
 
     /// Check every decoded value against this original (ROOT or Parquet, read as when it was
     /// compressed, with `--tree`/`--collection`/`--flat` below): within its bound, exact
@@ -483,8 +514,14 @@ pub struct SqlArgs {
     pub query: String,
 
     /// A table: NAME=PATH to a Parquet file or folder (compressed or plain); repeat for more.
-    #[arg(long = "table", value_name = "NAME=PATH", value_parser = parse_table, required = true)]
+    #[arg(long = "table", value_name = "NAME=PATH", value_parser = parse_table,
+          required_unless_present = "dataset")]
     pub tables: Vec<TableArg>,
+
+    /// A dataset folder (`compress --collection all`): every table in it, by its name (`Jet`,
+    /// `Muon`, …, `events`).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
 
     /// How to print the result.
     #[arg(long, value_enum, default_value = "table")]

@@ -14,7 +14,7 @@ use baler_udfs::format::MethodSpec;
 
 use super::args::{
     Cli, Command, CompareArg, CompressArgs, ConvertArgs, DecompressArgs, EvaluateArgs, InspectArgs,
-    SqlArgs, TrainArgs,
+    LayoutArg, SqlArgs, TrainArgs,
 };
 use super::progress::Bar;
 
@@ -98,8 +98,15 @@ fn run_sql(args: &SqlArgs) -> Result<()> {
         return Err(baler_arrow::Error::OutputExists { path: path.clone() }.into());
     }
     let runtime = tokio::runtime::Runtime::new().context("failed to start the query runtime")?;
+    let dataset = match &args.dataset {
+        Some(dir) => super::dataset::table_files(dir)?,
+        None => Vec::new(),
+    };
     let batches = runtime.block_on(async {
         let ctx = sql::session();
+        for (name, path) in &dataset {
+            sql::register(&ctx, name, path).await?;
+        }
         for t in &args.tables {
             sql::register(&ctx, &t.name, &t.path).await?;
         }
@@ -136,6 +143,9 @@ fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
         progress: Arc::new(Bar::new(quiet || args.json)),
         ..CompressOptions::try_from(&args.model_args)?
     };
+    if args.input.selection().is_some() {
+        return super::dataset::compress(args, &options);
+    }
     let report = compress::compress(input, &output, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to compress `{}`", input.display()))?;
     if let Some(warning) = &report.warning {
@@ -187,6 +197,15 @@ fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
 }
 
 fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
+    if args.input.is_dir() {
+        return super::dataset::decompress(args, quiet);
+    }
+    if args.layout == LayoutArg::Events {
+        anyhow::bail!(
+            "`--layout events` needs a dataset folder (from `compress --collection all`); `{}` is one table",
+            args.input.display()
+        );
+    }
     let bar = Bar::new(quiet);
     let summary = decode::decompress(&args.input, &args.output, args.force, &bar)
         .with_context(|| format!("failed to decompress `{}`", args.input.display()))?;
@@ -290,6 +309,9 @@ fn print_report(r: &CompressReport) {
 }
 
 fn run_convert(args: &ConvertArgs, quiet: bool) -> Result<()> {
+    if args.layout.is_some() || args.input.selection().is_some() {
+        return super::dataset::convert(args, quiet);
+    }
     let input = &args.input.input;
     let output = args.output.clone().unwrap_or_else(|| default_output(input));
     let options = ConvertOptions::default()
@@ -310,6 +332,9 @@ fn run_convert(args: &ConvertArgs, quiet: bool) -> Result<()> {
 
 fn run_inspect(args: &InspectArgs) -> Result<()> {
     let input = &args.input.input;
+    if input.is_dir() {
+        return super::dataset::inspect(input);
+    }
     let mut inspection = ingest::inspect(input, &ReadOptions::from(&args.input))
         .with_context(|| format!("failed to inspect `{}`", input.display()))?;
     inspection.show_columns = args.branches;

@@ -83,6 +83,7 @@ pub fn fit(input: &Path, read: &ReadOptions, options: &CompressOptions) -> Resul
     let scan = scan(
         ingest::open(input, read)?,
         &options.keep,
+        options.keep_non_finite,
         options.max_train_rows,
         progress,
     )?;

@@ -60,7 +60,7 @@ pub fn load(
             extra.join(", ")
         )));
     }
-    let scan = scan(reader, &keep, 0, progress)?;
+    let scan = scan(reader, &keep, false, 0, progress)?;
     for (c, spec) in scan.candidates.iter().zip(
         header
             .columns

@@ -81,16 +81,18 @@ pub fn pass_through(path: &Path, schema: &SchemaRef, keep: &[String]) -> Result<
 ///
 /// # Errors
 /// Read errors, [`Error::Empty`] without rows, and [`Error::Column`] for a column with NaN,
-/// infinite or null values (which the tool cannot compress; `--keep` stores it losslessly).
+/// infinite or null values (which the tool cannot compress; `--keep` stores it losslessly),
+/// unless `keep_non_finite` says to store such columns as they are.
 pub fn scan(
     reader: JetReader,
     keep: &[String],
+    keep_non_finite: bool,
     sample_rows: usize,
     progress: &dyn Progress,
 ) -> Result<Scan> {
     let path = reader.path().to_owned();
     let schema = reader.schema();
-    let pass_through = pass_through(&path, &schema, keep)?;
+    let mut pass_through = pass_through(&path, &schema, keep)?;
     let mut candidates: Vec<Candidate> = (0..schema.fields().len())
         .filter(|i| !pass_through.contains(i))
         .map(|index| Candidate {
@@ -129,6 +131,16 @@ pub fn scan(
     progress.finish();
     if rows == 0 {
         return Err(Error::Empty { path });
+    }
+    if keep_non_finite {
+        candidates.retain(|c| {
+            let bad = c.stats.non_finite + c.stats.nulls > 0;
+            if bad {
+                pass_through.push(c.index);
+            }
+            !bad
+        });
+        pass_through.sort_unstable();
     }
     for c in &candidates {
         let bad = c.stats.non_finite + c.stats.nulls;

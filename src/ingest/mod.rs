@@ -180,6 +180,29 @@ pub fn read_table(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
+/// The collections of a ROOT file's tree (`tree`, or the only one): the tree's name and each
+/// collection's name (`Jet` for `nJet` + `Jet_*`), in the tree's branch order.
+///
+/// # Errors
+/// A file that cannot be read, is not ROOT ([`Error::Options`]), or has no such tree.
+pub fn collections(path: &Path, tree: Option<&str>) -> Result<(String, Vec<String>)> {
+    if detect_format(path)? != Format::Root {
+        return Err(Error::Options {
+            message: format!(
+                "`{}` is Parquet: a dataset of collections is read from a ROOT tree",
+                path.display()
+            ),
+        });
+    }
+    let mut input = root::RootInput::open(path)?;
+    let name = input.choose_tree(tree)?;
+    let info = input.tree_info(&name)?;
+    Ok((
+        name,
+        info.collections().into_iter().map(|c| c.name).collect(),
+    ))
+}
+
 /// Opens a ROOT or Parquet file as a stream of jet batches.
 ///
 /// # Errors

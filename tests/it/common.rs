@@ -48,29 +48,42 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// uproot's flattening of `file` into Parquet, written by `tests/uproot_reference.py`.
+/// Runs one of the Python reference scripts in `tests/` (uproot, awkward, pyarrow) and returns
+/// its standard output.
 ///
-/// Fails the test when python3 with uproot and pyarrow is missing, unless
-/// `BALER_SKIP_UPROOT=1` is set (then returns `None` and the caller skips).
-pub fn uproot_reference(file: &Path, tree: &str, layout: &str, out: &Path) -> Option<RecordBatch> {
+/// Fails the test when python3 with those packages is missing, unless `BALER_SKIP_UPROOT=1`
+/// is set (then returns `None` and the caller skips).
+pub fn python_reference(script: &str, args: &[&std::ffi::OsStr]) -> Option<String> {
     if std::env::var_os("BALER_SKIP_UPROOT").is_some() {
         eprintln!("skipping the uproot comparison: BALER_SKIP_UPROOT is set");
         return None;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/uproot_reference.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
     let run = Command::new("python3")
         .arg(script)
-        .arg(file)
-        .arg(out)
-        .args(["--tree", tree])
-        .args(layout.split(' '))
+        .args(args)
         .output()
         .expect("python3 is needed for the uproot comparison (or set BALER_SKIP_UPROOT=1)");
     assert!(
         run.status.success(),
-        "uproot reference failed (pip install uproot pyarrow, or set BALER_SKIP_UPROOT=1): {}",
+        "uproot reference failed (pip install uproot awkward pyarrow, or set BALER_SKIP_UPROOT=1): {}",
         String::from_utf8_lossy(&run.stderr)
     );
+    Some(String::from_utf8_lossy(&run.stdout).into_owned())
+}
+
+/// uproot's flattening of `file` into Parquet, written by `tests/uproot_reference.py`.
+pub fn uproot_reference(file: &Path, tree: &str, layout: &str, out: &Path) -> Option<RecordBatch> {
+    let mut args = vec![
+        file.as_os_str(),
+        out.as_os_str(),
+        "--tree".as_ref(),
+        tree.as_ref(),
+    ];
+    args.extend(layout.split(' ').map(std::ffi::OsStr::new));
+    python_reference("uproot_reference.py", &args)?;
     Some(read_parquet(out))
 }
 

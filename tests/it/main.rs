@@ -5,6 +5,7 @@ mod bounds;
 mod cli;
 mod common;
 mod compress;
+mod dataset;
 mod evaluate;
 mod fuzz;
 mod ingest_parquet;

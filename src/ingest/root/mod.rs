@@ -64,7 +64,8 @@ impl TreeInfo {
         self.branches.iter().find(|b| b.name == name)
     }
 
-    /// Collections: a flat integer counter `nX`/`NX` and at least one jagged `X_*` branch.
+    /// Collections: a flat integer counter `nX`/`NX` and at least one jagged `X_*` branch, or
+    /// a jagged branch `X` itself (NanoAOD's `nLHEPdfWeight` + `LHEPdfWeight`).
     pub fn collections(&self) -> Vec<Collection> {
         self.branches
             .iter()
@@ -78,7 +79,7 @@ impl TreeInfo {
                 let members: Vec<_> = self
                     .branches
                     .iter()
-                    .filter(|b| b.jagged && b.name.starts_with(&prefix))
+                    .filter(|b| b.jagged && (b.name.starts_with(&prefix) || b.name == name))
                     .map(|b| b.name.clone())
                     .collect();
                 (!name.is_empty() && !members.is_empty()).then(|| Collection {
@@ -319,9 +320,10 @@ impl PlanContext<'_> {
             .tree
             .branches
             .iter()
-            .filter(|b| b.name.starts_with(&prefix))
+            .filter(|b| b.name.starts_with(&prefix) || b.name == collection.name)
         {
-            let name = b.name[prefix.len()..].to_owned();
+            // `Jet_pt` is column `pt` of `Jet`; an array named as its collection keeps its name.
+            let name = b.name.strip_prefix(&prefix).unwrap_or(&b.name).to_owned();
             match (b.numeric, b.jagged) {
                 (Some(ty), true) => {
                     columns.push(self.source(&b.name, ty, Offsets::Table(&offsets))?);

@@ -1,0 +1,369 @@
+//! Whole trees: datasets of tables (`--collection all`), the per-event layout checked against
+//! uproot, SQL joins across tables, and the errors of each.
+
+use std::path::Path;
+
+use crate::common::{baler, data, python_reference, stderr};
+
+/// `tests/events_reference.py`'s summary of `parquet` against `root`: (branches, values,
+/// missing branches); `None` when the uproot comparison is skipped.
+fn events_reference(root: &Path, parquet: &Path, rel: f64) -> Option<(u64, u64, Vec<String>)> {
+    let rel = rel.to_string();
+    let out = python_reference(
+        "events_reference.py",
+        &[
+            root.as_os_str(),
+            parquet.as_os_str(),
+            "--rel".as_ref(),
+            rel.as_ref(),
+        ],
+    )?;
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let missing = v["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect();
+    Some((
+        v["branches"].as_u64().unwrap(),
+        v["values"].as_u64().unwrap(),
+        missing,
+    ))
+}
+
+fn run_ok(args: &[&str]) -> String {
+    let out = baler(args);
+    assert!(out.status.success(), "{args:?} failed: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sql_rows(query: &str, dataset: &Path) -> Vec<serde_json::Value> {
+    let out = run_ok(&[
+        "sql",
+        query,
+        "--dataset",
+        dataset.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn a_whole_nanoaod_file_compresses_and_round_trips_in_the_event_layout_as_uproot_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = data("cms_nanoaod_2015_ttbar.root");
+    let (root_s, dir_s) = (root.to_str().unwrap(), dir.path());
+    let compressed = dir_s.join("ttbar.baler");
+    let lossless = dir_s.join("ttbar.dataset");
+    let events = dir_s.join("ttbar.events.parquet");
+    // `residual` keeps the debug-build test short; the format and the guarantee are the same.
+    let report = run_ok(&[
+        "compress",
+        root_s,
+        "--collection",
+        "all",
+        "--method",
+        "residual",
+        "-o",
+        compressed.to_str().unwrap(),
+        "-q",
+    ]);
+    run_ok(&[
+        "convert",
+        root_s,
+        "--collection",
+        "all",
+        "-o",
+        lossless.to_str().unwrap(),
+        "-q",
+    ]);
+
+    // 18 collections, the 4 bare arrays (`LHEPdfWeight`, …) and the event-level table.
+    let tables: Vec<String> = std::fs::read_dir(&compressed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(tables.len(), 23, "{tables:?}");
+    for t in [
+        "Jet",
+        "Muon",
+        "Electron",
+        "GenPart",
+        "LHEPdfWeight",
+        "events",
+    ] {
+        assert!(tables.contains(&format!("{t}.parquet")), "{t}: {tables:?}");
+        assert!(
+            report.contains(&format!("\n{t} ")),
+            "{t} in report:\n{report}"
+        );
+    }
+    let size = |d: &Path| -> u64 {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().metadata().unwrap().len())
+            .sum()
+    };
+    let root_bytes = std::fs::metadata(&root).unwrap().len();
+    assert!(
+        size(&compressed) < root_bytes / 2 && size(&compressed) < size(&lossless) / 2,
+        "dataset {} B, lossless {} B, ROOT {root_bytes} B",
+        size(&compressed),
+        size(&lossless)
+    );
+    assert!(
+        report.contains(&format!("the ROOT file: {root_bytes} B")),
+        "{report}"
+    );
+
+    // Back to NanoAOD's layout, every table checked against the ROOT file by the tool, and
+    // every branch by uproot.
+    let out = run_ok(&[
+        "decompress",
+        compressed.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        events.to_str().unwrap(),
+        "--verify",
+        root_s,
+    ]);
+    assert!(out.contains("verified 23 tables"), "{out}");
+    if let Some((branches, values, missing)) =
+        events_reference(&root, &events, baler_arrow::options::DEFAULT_RELATIVE_BOUND)
+    {
+        assert_eq!(branches, 947);
+        assert!(values > 200_000, "{values}");
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    // `inspect` lists every table.
+    let listing = run_ok(&["inspect", compressed.to_str().unwrap()]);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("Jet ") && l.contains(" 537 ")),
+        "{listing}"
+    );
+
+    // SQL joins across tables, on the compressed dataset as on the lossless one.
+    let query = "SELECT count(*) AS jets, sum(j.pt) AS pt, max(e.MET_pt) AS met \
+                 FROM Jet j JOIN events e USING (event) WHERE e.nMuon > 0";
+    let (c, l) = (sql_rows(query, &compressed), sql_rows(query, &lossless));
+    assert_eq!(c[0]["jets"], l[0]["jets"]);
+    assert!(l[0]["jets"].as_u64().unwrap() > 0);
+    for field in ["pt", "met"] {
+        let (c, l) = (c[0][field].as_f64().unwrap(), l[0][field].as_f64().unwrap());
+        assert!(
+            (c - l).abs() <= baler_arrow::options::DEFAULT_RELATIVE_BOUND * l.abs(),
+            "{field}: {c} against {l}"
+        );
+    }
+}
+
+#[test]
+fn convert_writes_the_event_layout_bit_for_bit_as_uproot_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["cms_nanoaod_2015_ttbar.root", "cms_nanoaod_small_dy.root"] {
+        let root = data(file);
+        let events = dir.path().join(file).with_extension("parquet");
+        let out = run_ok(&[
+            "convert",
+            root.to_str().unwrap(),
+            "--layout",
+            "events",
+            "-o",
+            events.to_str().unwrap(),
+            "-q",
+        ]);
+        assert!(out.contains(" events x "), "{out}");
+        if let Some((branches, _, missing)) = events_reference(&root, &events, 0.0) {
+            assert!(branches > 0);
+            assert!(missing.is_empty(), "{file}: {missing:?}");
+        }
+    }
+}
+
+#[test]
+fn a_dataset_whose_tables_disagree_with_their_counters_is_refused_naming_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = data("cms_nanoaod_2015_ttbar.root");
+    let dataset = dir.path().join("d");
+    run_ok(&[
+        "convert",
+        root.to_str().unwrap(),
+        "--collection",
+        "Jet,Muon,events",
+        "-o",
+        dataset.to_str().unwrap(),
+        "-q",
+    ]);
+    let mut names: Vec<_> = std::fs::read_dir(&dataset)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Jet.parquet", "Muon.parquet", "events.parquet"]);
+
+    // The Jet table loses its last jet: the counters no longer add up.
+    let jets = crate::common::read_parquet(&dataset.join("Jet.parquet"));
+    let short = jets.slice(0, jets.num_rows() - 1);
+    let file = std::fs::File::create(dataset.join("Jet.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, short.schema(), None).unwrap();
+    writer.write(&short).unwrap();
+    writer.close().unwrap();
+    let out_file = dir.path().join("events.parquet");
+    let out = baler(&[
+        "decompress",
+        dataset.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("table `Jet`")
+            && err.contains("fewer rows than the `events` table's counter `nJet`"),
+        "{err}"
+    );
+    assert!(!out_file.exists(), "no partial output");
+
+    // One row too many is caught as well.
+    let file = std::fs::File::create(dataset.join("Jet.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, jets.schema(), None).unwrap();
+    writer.write(&jets).unwrap();
+    writer.write(&jets.slice(0, 1)).unwrap();
+    writer.close().unwrap();
+    let err = stderr(&baler(&[
+        "decompress",
+        dataset.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]));
+    assert!(
+        err.contains("table `Jet`") && err.contains("more rows"),
+        "{err}"
+    );
+    assert!(!out_file.exists(), "no partial output");
+}
+
+#[test]
+fn dataset_options_that_cannot_work_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = data("cms_nanoaod_2015_ttbar.root");
+    let root_s = root.to_str().unwrap();
+    let out = dir.path().join("out");
+    let out_s = out.to_str().unwrap();
+
+    let err = stderr(&baler(&[
+        "convert",
+        root_s,
+        "--collection",
+        "Jet,Nope",
+        "-o",
+        out_s,
+    ]));
+    assert!(
+        err.contains("table `Nope` is neither a collection (counter `nNope` with `Nope_*` arrays) nor `events`")
+            && err.contains("collections: `CorrT1METJet`, `Electron`"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    let jets = dir.path().join("jets.parquet");
+    run_ok(&["convert", root_s, "-o", jets.to_str().unwrap(), "-q"]);
+    let err = stderr(&baler(&[
+        "compress",
+        jets.to_str().unwrap(),
+        "--collection",
+        "all",
+        "-o",
+        out_s,
+    ]));
+    assert!(
+        err.contains("is Parquet: a dataset of collections is read from a ROOT tree"),
+        "{err}"
+    );
+
+    let err = stderr(&baler(&[
+        "decompress",
+        jets.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        out_s,
+    ]));
+    assert!(
+        err.contains("`--layout events` needs a dataset folder"),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    // A folder without the events table has no counters to lay events out by.
+    let partial = dir.path().join("partial");
+    run_ok(&[
+        "convert",
+        root_s,
+        "--collection",
+        "Jet,Muon",
+        "-o",
+        partial.to_str().unwrap(),
+        "-q",
+    ]);
+    let err = stderr(&baler(&[
+        "decompress",
+        partial.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        out_s,
+    ]));
+    assert!(err.contains("has no `events.parquet`"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn bounds_can_name_a_table_and_win_over_those_that_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = data("cms_nanoaod_2015_ttbar.root");
+    let out = dir.path().join("d");
+    let report = run_ok(&[
+        "compress",
+        root.to_str().unwrap(),
+        "--collection",
+        "Jet,Muon",
+        "--method",
+        "residual",
+        "--error-bound",
+        "all=1e-2rel,Jet.pt=1e-4rel,Muon.*=1e-3abs,eta=exact",
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let bound = |table: &str, column: &str| -> String {
+        let t = report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .unwrap();
+        let bounds = t["report"]["bounds"].as_array().unwrap();
+        bounds
+            .iter()
+            .find(|b| b[0] == column)
+            .map_or("none".into(), |b| b[1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(bound("Jet", "pt"), "0.0001rel");
+    assert_eq!(bound("Jet", "mass"), "0.01rel");
+    assert_eq!(bound("Jet", "eta"), "exact");
+    // The table's own `*` wins over the unscoped `eta=exact`.
+    assert_eq!(bound("Muon", "eta"), "0.001abs");
+    assert_eq!(bound("Muon", "pt"), "0.001abs");
+}
