@@ -503,13 +503,21 @@ impl TableRows {
     }
 
     /// The next `rows` rows; `None` when fewer are left.
-    fn take(&mut self, rows: usize) -> Result<Option<RecordBatch>> {
+    fn take_rows(&mut self, rows: usize) -> Result<Option<RecordBatch>> {
         let batches = &mut self.batches;
         decode::take_rows(&self.schema, &mut self.pending, || batches.next(), rows)
     }
 
     fn next_batch(&mut self) -> Option<Result<RecordBatch>> {
         self.pending.take().map(Ok).or_else(|| self.batches.next())
+    }
+}
+
+impl Iterator for TableRows {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch()
     }
 }
 
@@ -638,7 +646,7 @@ impl EventBatches {
             let offsets = self.offsets(m, &counter)?;
             let total = *offsets.last().unwrap_or(&0) as usize;
             let name = self.members[m].rows.name.clone();
-            let rows = self.members[m].rows.take(total)?.ok_or_else(|| {
+            let rows = self.members[m].rows.take_rows(total)?.ok_or_else(|| {
                 self.table_err(
                     &name,
                     format!(

@@ -214,6 +214,26 @@ impl ErrorBounds {
         (!columns.is_empty()).then_some(Self { all: None, columns })
     }
 
+    /// The bounds that `--error-bound` values ask for, with `method`: `none` for none, the
+    /// values merged (later entries win), or without values none for the autoencoder and the
+    /// default guarantee otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Options`] for a value that is not `column=bound,…`.
+    pub fn for_options(values: &[String], method: Option<Method>) -> Result<Option<Self>> {
+        if values.iter().any(|b| b.trim() == "none") {
+            return Ok(None);
+        }
+        if values.is_empty() {
+            return Ok((method != Some(Method::Ae)).then(Self::default_guarantee));
+        }
+        let mut all = Self::default();
+        for b in values {
+            all.merge(b.parse().map_err(|message| Error::Options { message })?);
+        }
+        Ok(Some(all))
+    }
+
     /// The default guarantee: every float within [`DEFAULT_RELATIVE_BOUND`] of its value,
     /// integers and flags exact.
     pub fn default_guarantee() -> Self {

@@ -323,19 +323,7 @@ impl TryFrom<&ModelArgs> for CompressOptions {
             .method
             .map(Method::from)
             .or(ae_options.then_some(Method::Ae));
-        let bounds = if a.error_bound.iter().any(|b| b.trim() == "none") {
-            None
-        } else if !a.error_bound.is_empty() {
-            let mut all = ErrorBounds::default();
-            for b in &a.error_bound {
-                all.merge(b.parse().map_err(|e: String| anyhow::anyhow!(e))?);
-            }
-            Some(all)
-        } else if method == Some(Method::Ae) {
-            None
-        } else {
-            Some(ErrorBounds::default_guarantee())
-        };
+        let bounds = ErrorBounds::for_options(&a.error_bound, method)?;
         Ok(CompressOptions {
             latent,
             method,

@@ -1,0 +1,239 @@
+//! `baler_arrow._native`: the Rust side of the `baler_arrow` Python package.
+//!
+//! Files are decoded here and handed to Python as Arrow C streams (pyo3-arrow), batch by batch,
+//! without a copy; the package (`python/baler_arrow/__init__.py`) turns them into pyarrow
+//! tables. Reports cross as JSON. Every library error becomes a `BalerError` carrying the same
+//! message as the command line's, its causes joined by `: `.
+
+use std::path::Path;
+
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
+use baler_arrow::compress::compress as compress_file;
+use baler_arrow::dataset::{self, Selection, TableRows};
+use baler_arrow::decode::{self, Decoded};
+use baler_arrow::ingest::ReadOptions;
+use baler_arrow::options::{CompressOptions, ErrorBounds, Method};
+use baler_arrow::progress::NoProgress;
+use pyo3::prelude::*;
+use pyo3_arrow::PyRecordBatchReader;
+
+pyo3::create_exception!(
+    _native,
+    BalerError,
+    pyo3::exceptions::PyException,
+    "A file or option baler-arrow cannot use; the message says which and why."
+);
+
+/// The error and its causes as one message.
+fn message(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn py_err(e: baler_arrow::Error) -> PyErr {
+    BalerError::new_err(message(&e))
+}
+
+/// Decoded batches, projected to the asked columns, as an Arrow reader.
+struct Batches {
+    schema: SchemaRef,
+    inner: Box<dyn Iterator<Item = baler_arrow::Result<RecordBatch>> + Send>,
+    projection: Option<Vec<usize>>,
+}
+
+impl Iterator for Batches {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = self.inner.next()?;
+        Some(
+            batch
+                .map_err(|e| ArrowError::ExternalError(message(&e).into()))
+                .and_then(|b| match &self.projection {
+                    Some(p) => b.project(p),
+                    None => Ok(b),
+                }),
+        )
+    }
+}
+
+impl RecordBatchReader for Batches {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+/// The batches of a compressed or plain Parquet file, or of a dataset folder in the per-event
+/// layout.
+fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batches> {
+    let (schema, inner): (SchemaRef, Box<dyn Iterator<Item = _> + Send>) = if path.is_dir() {
+        let events = dataset::open_events(path)?;
+        (events.schema(), Box::new(events))
+    } else {
+        let rows = TableRows::open("", path)?;
+        (rows.schema.clone(), Box::new(rows))
+    };
+    let projection = columns
+        .map(|names| {
+            names
+                .iter()
+                .map(|n| {
+                    schema.index_of(n).map_err(|_| baler_arrow::Error::Column {
+                        path: path.to_owned(),
+                        column: n.clone(),
+                        message: format!(
+                            "not found (columns: {})",
+                            schema
+                                .fields()
+                                .iter()
+                                .map(|f| f.name().as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    })
+                })
+                .collect::<baler_arrow::Result<Vec<_>>>()
+        })
+        .transpose()?;
+    let schema = match &projection {
+        Some(p) => std::sync::Arc::new(schema.project(p)?),
+        None => schema,
+    };
+    Ok(Batches {
+        schema,
+        inner,
+        projection,
+    })
+}
+
+/// A stream of the decoded columns of `path` (an object with `__arrow_c_stream__`).
+#[pyfunction]
+#[pyo3(signature = (path, columns=None))]
+fn stream(path: std::path::PathBuf, columns: Option<Vec<String>>) -> PyResult<PyRecordBatchReader> {
+    let batches = open(&path, columns).map_err(py_err)?;
+    Ok(PyRecordBatchReader::new(Box::new(batches)))
+}
+
+/// Compresses `input` into `output` (a dataset folder with `collection="all"` or a list);
+/// returns the report as JSON.
+#[pyfunction]
+#[pyo3(signature = (input, output, error_bound=None, method=None, collection=None, tree=None, force=false))]
+// Python's keyword arguments, one parameter each.
+#[allow(clippy::too_many_arguments)]
+fn compress(
+    py: Python<'_>,
+    input: std::path::PathBuf,
+    output: std::path::PathBuf,
+    error_bound: Option<Vec<String>>,
+    method: Option<String>,
+    collection: Option<String>,
+    tree: Option<String>,
+    force: bool,
+) -> PyResult<String> {
+    let method = method
+        .map(|m| m.parse::<Method>())
+        .transpose()
+        .map_err(BalerError::new_err)?;
+    let bounds =
+        ErrorBounds::for_options(&error_bound.unwrap_or_default(), method).map_err(py_err)?;
+    let options = CompressOptions {
+        method,
+        bounds,
+        force,
+        ..Default::default()
+    };
+    let json = py.detach(|| -> baler_arrow::Result<String> {
+        let selection = collection.as_deref().and_then(Selection::parse);
+        Ok(match selection {
+            Some(selection) => {
+                let tables = dataset::tables(&input, tree.as_deref(), &selection)?;
+                let summary = dataset::compress(&input, &output, &tables, &options)?;
+                serde_json::to_string(&summary)
+            }
+            None => {
+                let layout = match collection {
+                    Some(c) => baler_arrow::ingest::Layout::Collection(c),
+                    None => baler_arrow::ingest::Layout::Auto,
+                };
+                let read = ReadOptions::default().with_tree(tree).with_layout(layout);
+                serde_json::to_string(&compress_file(&input, &output, &read, &options)?)
+            }
+        }
+        .expect("reports serialise"))
+    });
+    json.map_err(py_err)
+}
+
+/// Rebuilds the original columns of `input` (a file, or a dataset folder: `layout` "tables"
+/// or "events") into lossless Parquet at `output`; returns a summary as JSON.
+#[pyfunction]
+#[pyo3(signature = (input, output, layout="tables", force=false))]
+fn decompress(
+    py: Python<'_>,
+    input: std::path::PathBuf,
+    output: std::path::PathBuf,
+    layout: &str,
+    force: bool,
+) -> PyResult<String> {
+    if !matches!(layout, "tables" | "events") {
+        return Err(BalerError::new_err(format!(
+            "layout `{layout}`: expected `tables` or `events`"
+        )));
+    }
+    if layout == "events" && !input.is_dir() {
+        return Err(BalerError::new_err(format!(
+            "`layout=\"events\"` needs a dataset folder (from compress with collection=\"all\"); `{}` is one table",
+            input.display()
+        )));
+    }
+    let json = py.detach(|| -> baler_arrow::Result<String> {
+        let progress = NoProgress;
+        Ok(if !input.is_dir() {
+            serde_json::to_string(&decode::decompress(&input, &output, force, &progress)?)
+        } else if layout == "events" {
+            baler_arrow::output::check_output(&input, &output, force)?;
+            let events = dataset::open_events(&input)?;
+            let rows = dataset::write_events(events, &output, force, &progress)?;
+            serde_json::to_string(&serde_json::json!({"output": output, "events": rows}))
+        } else {
+            serde_json::to_string(&dataset::decompress(&input, &output, force, &progress)?)
+        }
+        .expect("summaries serialise"))
+    });
+    json.map_err(py_err)
+}
+
+/// What a compressed file holds, as JSON: rows, bytes, and its header (method, columns with
+/// their storage and bounds).
+#[pyfunction]
+fn inspect(path: std::path::PathBuf) -> PyResult<String> {
+    let decoded = Decoded::open(&path).map_err(py_err)?;
+    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let header = serde_json::to_value(decoded.codec.header()).expect("headers serialise");
+    Ok(serde_json::json!({
+        "path": path,
+        "rows": decoded.rows,
+        "bytes": bytes,
+        "method": decoded.codec.header().method.name(),
+        "header": header,
+    })
+    .to_string())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("BalerError", m.py().get_type::<BalerError>())?;
+    m.add_function(wrap_pyfunction!(stream, m)?)?;
+    m.add_function(wrap_pyfunction!(compress, m)?)?;
+    m.add_function(wrap_pyfunction!(decompress, m)?)?;
+    m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    Ok(())
+}

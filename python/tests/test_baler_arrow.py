@@ -1,0 +1,162 @@
+"""The Python package against the tool's own output, on the bundled CMS files and generated jets."""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import baler_arrow
+import baler_arrow.dask
+from baler_arrow import BalerError
+
+DATA = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data"
+TTBAR = DATA / "cms_nanoaod_2015_ttbar.root"
+DY = DATA / "cms_nanoaod_small_dy.root"
+BOUND = 2.0**-11  # the default guarantee
+
+
+def generated_jets(path: pathlib.Path, events: int, seed: int) -> pathlib.Path:
+    """A small jet table: pt-ordered jets per event, correlated columns, an integer column."""
+    rng = np.random.default_rng(seed)
+    n = rng.integers(1, 6, size=events)
+    event = np.repeat(np.arange(events, dtype=np.uint64), n)
+    pt = np.sort(rng.exponential(40.0, size=len(event)).astype(np.float32) + 15)[::-1]
+    eta = rng.normal(0, 1.5, size=len(event)).astype(np.float32)
+    mass = (pt * rng.uniform(0.05, 0.2, size=len(event))).astype(np.float32)
+    ntracks = rng.poisson(12, size=len(event)).astype(np.int32)
+    pq.write_table(
+        pa.table({"event": event, "pt": pt, "eta": eta, "mass": mass, "nTracks": ntracks}),
+        path,
+    )
+    return path
+
+
+def assert_within(original: pa.Table, decoded: pa.Table, rel: float):
+    assert decoded.schema == original.schema
+    for name in original.column_names:
+        x = original[name].to_numpy()
+        y = decoded[name].to_numpy()
+        if x.dtype.kind == "f":
+            assert np.all(np.abs(x.astype(np.float64) - y) <= rel * np.abs(x.astype(np.float64))), name
+        else:
+            assert np.array_equal(x, y), name
+
+
+@pytest.mark.parametrize("source", ["ttbar", "generated"])
+def test_read_equals_decompress_value_for_value(tmp_path, source):
+    original = TTBAR if source == "ttbar" else generated_jets(tmp_path / "jets.parquet", 3000, 1)
+    compressed = tmp_path / "c.baler.parquet"
+    report = baler_arrow.compress(original, compressed)
+    assert report["rows"] > 500
+    assert compressed.stat().st_size < report["sizes"]["lossless_bytes"]
+
+    table = baler_arrow.read(compressed)
+    baler_arrow.decompress(compressed, tmp_path / "d.parquet")
+    assert table.equals(pq.read_table(tmp_path / "d.parquet"))
+
+    subset = baler_arrow.read(compressed, columns=["pt", "eta"])
+    assert subset.column_names == ["pt", "eta"]
+    assert subset.equals(table.select(["pt", "eta"]))
+
+    # Batch by batch, the same rows.
+    batches = list(baler_arrow.stream(compressed))
+    assert sum(b.num_rows for b in batches) == table.num_rows
+
+    if source == "generated":
+        assert_within(pq.read_table(original), table, BOUND)
+
+
+def test_polars_and_awkward_take_the_result(tmp_path):
+    compressed = tmp_path / "c.baler.parquet"
+    baler_arrow.compress(TTBAR, compressed)
+    table = baler_arrow.read(compressed, columns=["event", "pt"])
+    pl = pytest.importorskip("polars")
+    frame = pl.from_arrow(table)
+    assert frame.height == table.num_rows
+    assert frame["pt"].to_list() == table["pt"].to_pylist()
+    ak = pytest.importorskip("awkward")
+    array = ak.from_arrow(table)
+    assert len(array) == table.num_rows
+    assert ak.to_list(array.pt) == table["pt"].to_pylist()
+
+
+def test_a_dataset_folder_reads_in_the_per_event_layout_as_uproot_reads_the_file(tmp_path):
+    uproot = pytest.importorskip("uproot")
+    ak = pytest.importorskip("awkward")
+    folder = tmp_path / "dy.baler"
+    summary = baler_arrow.compress(DY, folder, collection="all")
+    assert {t["table"] for t in summary["tables"]} >= {"events"}
+    events = ak.from_arrow(baler_arrow.read(folder))
+    tree = uproot.open(DY)["tree"]
+    assert len(events) == tree.num_entries
+    for name in events.fields:
+        original = tree[name].array()
+        decoded = events[name]
+        if original.ndim > 1:
+            assert ak.all(ak.num(original) == ak.num(decoded)), name
+            original, decoded = ak.flatten(original), ak.flatten(decoded)
+        x, y = ak.to_numpy(original), ak.to_numpy(decoded)
+        if x.dtype.kind == "f":
+            assert np.all(np.abs(x.astype(np.float64) - y) <= BOUND * np.abs(x.astype(np.float64))), name
+        else:
+            assert np.array_equal(x, y), name
+
+
+def test_dask_over_three_files_equals_their_concatenation(tmp_path):
+    pytest.importorskip("dask.dataframe")
+    paths = []
+    for seed in range(3):
+        jets = generated_jets(tmp_path / f"jets{seed}.parquet", 500 + 100 * seed, seed)
+        out = tmp_path / f"jets{seed}.baler.parquet"
+        baler_arrow.compress(jets, out, error_bound="all=1e-3rel")
+        paths.append(out)
+    frame = baler_arrow.dask.read(paths, columns=["event", "pt", "nTracks"])
+    assert frame.npartitions == 3
+    expected = pa.concat_tables([baler_arrow.read(p, ["event", "pt", "nTracks"]) for p in paths])
+    result = frame.compute().reset_index(drop=True)
+    assert result.equals(expected.to_pandas())
+    assert float(frame.pt.sum().compute()) == pytest.approx(float(np.sum(expected["pt"].to_numpy(), dtype=np.float64)))
+
+
+def test_inspect_says_what_a_file_holds(tmp_path):
+    compressed = tmp_path / "c.baler.parquet"
+    baler_arrow.compress(TTBAR, compressed, error_bound="all=1e-3rel", method="residual")
+    info = baler_arrow.inspect(compressed)
+    assert info["method"] == "residual"
+    assert info["rows"] == 537
+    assert info["bytes"] == compressed.stat().st_size
+    names = [c["name"] for c in info["header"]["columns"]]
+    assert "pt" in names and "event" in names
+
+
+def test_bad_input_raises_a_clear_exception(tmp_path):
+    with pytest.raises(BalerError, match="cannot open"):
+        baler_arrow.read(tmp_path / "missing.parquet")
+    with pytest.raises(BalerError, match="not a ROOT or Parquet file|magic"):
+        baler_arrow.compress(DATA / "not_root.root", tmp_path / "x.parquet")
+    with pytest.raises(BalerError, match="is not `column=bound`"):
+        baler_arrow.compress(TTBAR, tmp_path / "x.parquet", error_bound="pt")
+    with pytest.raises(BalerError, match="unknown method"):
+        baler_arrow.compress(TTBAR, tmp_path / "x.parquet", method="zip")
+    assert not (tmp_path / "x.parquet").exists()
+
+    compressed = tmp_path / "c.baler.parquet"
+    baler_arrow.compress(TTBAR, compressed)
+    with pytest.raises(BalerError, match="already exists"):
+        baler_arrow.compress(TTBAR, compressed)
+    with pytest.raises(BalerError, match="column `nope`"):
+        baler_arrow.read(compressed, columns=["nope"])
+    with pytest.raises(BalerError, match="needs a dataset folder"):
+        baler_arrow.decompress(compressed, tmp_path / "e.parquet", layout="events")
+
+    # A flipped bit in a block: the decoder's checksum names it, the interpreter lives on.
+    data = bytearray(compressed.read_bytes())
+    data[len(data) // 3] ^= 0x10
+    damaged = tmp_path / "damaged.baler.parquet"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(BalerError):
+        baler_arrow.read(damaged)
