@@ -268,6 +268,44 @@ fn in_table<T>(path: &Path, table: &str, f: impl FnOnce() -> Result<T>) -> Resul
     })
 }
 
+impl TableSummary {
+    /// A table stored as lossless Parquet.
+    fn lossless(table: &str, file: PathBuf, rows: u64, columns: usize, bytes: u64) -> Self {
+        Self {
+            table: table.to_owned(),
+            file,
+            rows,
+            columns,
+            bytes,
+            lossless_bytes: bytes,
+            written: "lossless".into(),
+            report: None,
+        }
+    }
+}
+
+/// Converts table `t` losslessly into the folder `dir` that becomes `output`.
+fn convert_table(
+    input: &Path,
+    dir: &AtomicDir,
+    output: &Path,
+    t: &Table,
+    options: &ConvertOptions,
+) -> Result<(TableSummary, Vec<DroppedColumn>)> {
+    let file = dir.join(&t.file_name());
+    let s = in_table(input, &t.name, || {
+        convert::convert(input, &file, &t.read, options)
+    })?;
+    let summary = TableSummary::lossless(
+        &t.name,
+        output.join(t.file_name()),
+        s.rows,
+        s.columns,
+        s.bytes,
+    );
+    Ok((summary, s.dropped))
+}
+
 /// Converts the tables of `input`'s tree into a dataset folder `output` of lossless Parquet.
 ///
 /// # Errors
@@ -284,21 +322,9 @@ pub fn convert(
     let mut summaries = Vec::new();
     let mut dropped_per_table = Vec::new();
     for t in tables {
-        let file = dir.join(&t.file_name());
-        let s = in_table(input, &t.name, || {
-            convert::convert(input, &file, &t.read, options)
-        })?;
-        summaries.push(TableSummary {
-            table: t.name.clone(),
-            file: output.join(t.file_name()),
-            rows: s.rows,
-            columns: s.columns,
-            bytes: s.bytes,
-            lossless_bytes: s.bytes,
-            written: "lossless".into(),
-            report: None,
-        });
-        dropped_per_table.push(s.dropped);
+        let (summary, dropped) = convert_table(input, &dir, output, t, options)?;
+        summaries.push(summary);
+        dropped_per_table.push(dropped);
     }
     dir.commit()?;
     Ok(DatasetSummary {
@@ -382,20 +408,9 @@ pub fn compress(
             }
             None => {
                 let convert = ConvertOptions::default().with_force(true);
-                let s = in_table(input, &t.name, || {
-                    convert::convert(input, &file, &t.read, &convert)
-                })?;
-                dropped_per_table.push(s.dropped);
-                TableSummary {
-                    table: t.name.clone(),
-                    file: output.join(t.file_name()),
-                    rows: s.rows,
-                    columns: s.columns,
-                    bytes: s.bytes,
-                    lossless_bytes: s.bytes,
-                    written: "lossless".into(),
-                    report: None,
-                }
+                let (summary, dropped) = convert_table(input, &dir, output, t, &convert)?;
+                dropped_per_table.push(dropped);
+                summary
             }
         };
         summaries.push(summary);
@@ -846,6 +861,22 @@ pub fn write_events(
     rows
 }
 
+/// Decodes the dataset folder `input` into one file in the per-event layout; returns the
+/// number of events.
+///
+/// # Errors
+/// An output that is the input or exists without `force`; those of [`open_events`] and
+/// [`write_events`].
+pub fn decompress_events(
+    input: &Path,
+    output: &Path,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    check_output(input, output, force)?;
+    write_events(open_events(input)?, output, force, progress)
+}
+
 /// Decompresses every table of a dataset folder into a folder of lossless Parquet files
 /// (tables already stored losslessly are copied).
 ///
@@ -888,16 +919,13 @@ pub fn decompress(
             }
         })?;
         let bytes = file_bytes(&target);
-        summaries.push(TableSummary {
-            table: name,
-            file: output.join(file_name),
+        summaries.push(TableSummary::lossless(
+            &name,
+            output.join(file_name),
             rows,
             columns,
             bytes,
-            lossless_bytes: bytes,
-            written: "lossless".into(),
-            report: None,
-        });
+        ));
     }
     dir.commit()?;
     Ok(DatasetSummary {

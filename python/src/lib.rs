@@ -199,9 +199,7 @@ fn decompress(
         Ok(if !input.is_dir() {
             serde_json::to_string(&decode::decompress(&input, &output, force, &progress)?)
         } else if layout == "events" {
-            baler_arrow::output::check_output(&input, &output, force)?;
-            let events = dataset::open_events(&input)?;
-            let rows = dataset::write_events(events, &output, force, &progress)?;
+            let rows = dataset::decompress_events(&input, &output, force, &progress)?;
             serde_json::to_string(&serde_json::json!({"output": output, "events": rows}))
         } else {
             serde_json::to_string(&dataset::decompress(&input, &output, force, &progress)?)

@@ -82,13 +82,10 @@ pub fn decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
     let fail = || format!("failed to decompress `{}`", args.input.display());
     match args.layout {
         LayoutArg::Events => {
-            baler_arrow::output::check_output(&args.input, &args.output, args.force)?;
-            let events = dataset::open_events(&args.input).with_context(fail)?;
-            let columns = events.schema().fields().len();
-            let rows =
-                dataset::write_events(events, &args.output, args.force, &bar).with_context(fail)?;
+            let rows = dataset::decompress_events(&args.input, &args.output, args.force, &bar)
+                .with_context(fail)?;
             println!(
-                "wrote {rows} events x {columns} columns to `{}` ({} bytes)",
+                "wrote {rows} events to `{}` ({} bytes)",
                 args.output.display(),
                 file_bytes(&args.output)
             );
