@@ -139,6 +139,24 @@ fn a_whole_nanoaod_file_compresses_and_round_trips_in_the_event_layout_as_uproot
         assert!(missing.is_empty(), "{missing:?}");
     }
 
+    // Or back to a folder of lossless tables, one per table.
+    let restored = dir_s.join("restored");
+    let out = run_ok(&[
+        "decompress",
+        compressed.to_str().unwrap(),
+        "-o",
+        restored.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Jet ") && l.contains(" 537 ")),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_dir(&restored).unwrap().count(), 23);
+    let jets = crate::common::read_parquet(&restored.join("Jet.parquet"));
+    assert_eq!((jets.num_rows(), jets.num_columns()), (537, 41));
+
     // `inspect` lists every table.
     let listing = run_ok(&["inspect", compressed.to_str().unwrap()]);
     assert!(
