@@ -33,6 +33,8 @@ pub struct Decoded {
     window: usize,
     /// Rows decoded but not yet taken (see [`Decoded::take_rows`]).
     pending: Option<RecordBatch>,
+    /// The columns decoded and returned (header indices); `None`: every column.
+    projection: Option<Vec<usize>>,
 }
 
 impl Decoded {
@@ -57,12 +59,35 @@ impl Decoded {
             ready: VecDeque::new(),
             window: crate::parallel::threads(),
             pending: None,
+            projection: None,
         })
     }
 
-    /// The original columns.
+    /// Decodes only the original columns `projection` (indices in [`Decoded::schema`]) and
+    /// those their predictions depend on, and returns only the former, in that order.
+    ///
+    /// # Errors
+    /// [`Error::Column`] for an index out of range.
+    pub fn with_projection(mut self, projection: Vec<usize>) -> Result<Self> {
+        let width = self.codec.output_schema().fields().len();
+        if let Some(&i) = projection.iter().find(|&&i| i >= width) {
+            return Err(Error::Column {
+                path: self.file.path.clone(),
+                column: i.to_string(),
+                message: format!("no such column (the file has {width})"),
+            });
+        }
+        self.projection = Some(projection);
+        Ok(self)
+    }
+
+    /// The columns every batch has: the original columns, or the projection's.
     pub fn schema(&self) -> SchemaRef {
-        self.codec.output_schema()
+        let schema = self.codec.output_schema();
+        match &self.projection {
+            Some(p) => Arc::new(schema.project(p).expect("projection checked")),
+            None => schema,
+        }
     }
 
     /// The next `rows` decoded rows as one batch, cut from and across the file's batches;
@@ -94,10 +119,15 @@ impl Decoded {
             let blocks = self.next..(self.next + self.window).min(self.file.blocks.len());
             self.next = blocks.end;
             let file = &self.file;
+            let projection = self.projection.as_deref();
             let blocks: Vec<usize> = blocks.collect();
-            self.ready.extend(crate::parallel::map(&blocks, |&i| {
-                file.decode_block(i).map_err(codec_err(&file.path))
-            }));
+            self.ready
+                .extend(crate::parallel::map(&blocks, |&i| match projection {
+                    Some(p) => file
+                        .decode_block_projected(i, p)
+                        .map_err(codec_err(&file.path)),
+                    None => file.decode_block(i).map_err(codec_err(&file.path)),
+                }));
         }
         self.ready.pop_front()
     }

@@ -71,9 +71,48 @@ impl RecordBatchReader for Batches {
     }
 }
 
+/// The indices of `names` in `schema`, or an error naming the first that is missing.
+fn indices(path: &Path, schema: &SchemaRef, names: &[String]) -> baler_arrow::Result<Vec<usize>> {
+    names
+        .iter()
+        .map(|n| {
+            schema.index_of(n).map_err(|_| baler_arrow::Error::Column {
+                path: path.to_owned(),
+                column: n.clone(),
+                message: format!(
+                    "not found (columns: {})",
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        })
+        .collect()
+}
+
 /// The batches of a compressed or plain Parquet file, or of a dataset folder in the per-event
-/// layout.
+/// layout. A compressed file decodes only the asked columns and those their predictions use.
 fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batches> {
+    let compressed = path.is_file()
+        && baler_udfs::file::is_compressed(path).map_err(|e| baler_arrow::Error::Codec {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })?;
+    if compressed {
+        let mut decoded = Decoded::open(path)?;
+        if let Some(names) = &columns {
+            let p = indices(path, &decoded.schema(), names)?;
+            decoded = decoded.with_projection(p)?;
+        }
+        return Ok(Batches {
+            schema: decoded.schema(),
+            inner: Box::new(decoded),
+            projection: None,
+        });
+    }
     let (schema, inner): (SchemaRef, Box<dyn Iterator<Item = _> + Send>) = if path.is_dir() {
         let events = dataset::open_events(path)?;
         (events.schema(), Box::new(events))
@@ -82,26 +121,7 @@ fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batche
         (rows.schema.clone(), Box::new(rows))
     };
     let projection = columns
-        .map(|names| {
-            names
-                .iter()
-                .map(|n| {
-                    schema.index_of(n).map_err(|_| baler_arrow::Error::Column {
-                        path: path.to_owned(),
-                        column: n.clone(),
-                        message: format!(
-                            "not found (columns: {})",
-                            schema
-                                .fields()
-                                .iter()
-                                .map(|f| f.name().as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    })
-                })
-                .collect::<baler_arrow::Result<Vec<_>>>()
-        })
+        .map(|names| indices(path, &schema, &names))
         .transpose()?;
     let schema = match &projection {
         Some(p) => std::sync::Arc::new(schema.project(p)?),

@@ -260,12 +260,23 @@ impl CompressedFile {
     /// Those of [`CompressedFile::read_block`] and [`Codec::decode_block`], and
     /// [`Error::Block`] when the block's row count disagrees with its index entry.
     pub fn decode_block(&self, i: usize) -> Result<RecordBatch> {
+        let all: Vec<usize> = (0..self.codec.header().columns.len()).collect();
+        self.decode_block_projected(i, &all)
+    }
+
+    /// Reads block `i` and decodes the original columns `projection` (header indices), as
+    /// [`Codec::decode_projected`] does: the batch holds those columns, in that order.
+    ///
+    /// # Errors
+    /// Those of [`CompressedFile::decode_block`].
+    pub fn decode_block_projected(&self, i: usize, projection: &[usize]) -> Result<RecordBatch> {
         let in_block = |e| Error::InBlock {
             block: i,
             source: Box::new(e),
         };
         let bytes = self.read_block(i).map_err(in_block)?;
-        let batch = guarded(|| self.codec.decode_block(&bytes)).map_err(in_block)?;
+        let batch =
+            guarded(|| Ok(self.codec.decode_projected(&bytes, projection)?.0)).map_err(in_block)?;
         if batch.num_rows() as u64 != self.blocks[i].rows {
             return Err(Error::Block(format!(
                 "block {i} holds {} rows, its index says {}",
