@@ -466,10 +466,7 @@ impl TableRows {
     /// # Errors
     /// [`Error::Open`], [`Error::Parquet`] and the decoder's errors.
     pub fn open(name: &str, path: &Path) -> Result<Self> {
-        let compressed = baler_udfs::file::is_compressed(path).map_err(|e| Error::Codec {
-            path: path.to_owned(),
-            source: Box::new(e),
-        })?;
+        let compressed = decode::is_compressed(path)?;
         let (schema, batches): (
             SchemaRef,
             Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
@@ -897,11 +894,7 @@ pub fn decompress(
         let file_name = format!("{name}.parquet");
         let target = dir.join(&file_name);
         let (rows, columns) = in_table(input, &name, || {
-            let compressed = baler_udfs::file::is_compressed(&path).map_err(|e| Error::Codec {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            if compressed {
+            if decode::is_compressed(&path)? {
                 let s = decode::decompress(&path, &target, true, progress)?;
                 Ok((s.rows, s.columns))
             } else {
@@ -909,13 +902,19 @@ pub fn decompress(
                     path: target.clone(),
                     source,
                 })?;
-                let rows = TableRows::open(&name, &path)?;
-                let n = rows.schema.fields().len();
-                let count = rows
-                    .batches
-                    .map(|b| b.map(|b| b.num_rows() as u64))
-                    .sum::<Result<u64>>()?;
-                Ok((count, n))
+                // Rows and columns from the footer; the copy needs no decoding.
+                let parquet_err = |source| Error::Parquet {
+                    path: path.clone(),
+                    source,
+                };
+                let file = std::fs::File::open(&path).map_err(|source| Error::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+                let builder =
+                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+                let rows = builder.metadata().file_metadata().num_rows() as u64;
+                Ok((rows, builder.schema().fields().len()))
             }
         })?;
         let bytes = file_bytes(&target);
@@ -963,11 +962,7 @@ pub fn verify(original: &Path, dir: &Path, tree: Option<&str>) -> Result<Vec<Tab
                 .find(|t| &t.name == name)
                 .expect("tables() returns every name asked");
             in_table(dir, name, || {
-                let compressed =
-                    baler_udfs::file::is_compressed(path).map_err(|e| Error::Codec {
-                        path: path.clone(),
-                        source: Box::new(e),
-                    })?;
+                let compressed = decode::is_compressed(path)?;
                 let verification = if compressed {
                     crate::verify::verify(original, path, &table.read)?
                 } else {
@@ -983,7 +978,8 @@ pub fn verify(original: &Path, dir: &Path, tree: Option<&str>) -> Result<Vec<Tab
         .collect()
 }
 
-/// Compares a lossless table with its original bit for bit (NaN equal to itself).
+/// Compares a lossless table with its original bit for bit (as [`crate::verify`] compares
+/// exact columns: a NaN equals itself, `-0.0` differs from `0.0`).
 fn same_values(
     original: &Path,
     read: &ReadOptions,
@@ -1018,10 +1014,9 @@ fn same_values(
         .iter()
         .zip(expected.columns().iter().zip(stored.columns()))
     {
-        let same = arrow::compute::kernels::cmp::not_distinct(a, b)?;
-        if same.true_count() != same.len() {
+        if let Some(row) = crate::verify::first_difference(a, b) {
             return Err(mismatch(format!(
-                "column `{}` differs from the original",
+                "column `{}` differs from the original at row {row}",
                 field.name()
             )));
         }

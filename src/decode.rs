@@ -173,6 +173,14 @@ pub(crate) fn take_rows(
     Ok(Some(concat_batches(schema, &parts)?))
 }
 
+/// Whether `path` is baler-compressed (rather than plain Parquet).
+///
+/// # Errors
+/// [`Error::Codec`] for a file that cannot be read as Parquet.
+pub fn is_compressed(path: &Path) -> Result<bool> {
+    baler_udfs::file::is_compressed(path).map_err(codec_err(path))
+}
+
 /// Wraps a decode-side error about `path`.
 fn codec_err(path: &Path) -> impl Fn(baler_udfs::Error) -> Error + '_ {
     move |source| Error::Codec {

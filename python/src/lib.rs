@@ -96,11 +96,7 @@ fn indices(path: &Path, schema: &SchemaRef, names: &[String]) -> baler_arrow::Re
 /// The batches of a compressed or plain Parquet file, or of a dataset folder in the per-event
 /// layout. A compressed file decodes only the asked columns and those their predictions use.
 fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batches> {
-    let compressed = path.is_file()
-        && baler_udfs::file::is_compressed(path).map_err(|e| baler_arrow::Error::Codec {
-            path: path.to_owned(),
-            source: Box::new(e),
-        })?;
+    let compressed = path.is_file() && decode::is_compressed(path)?;
     if compressed {
         let mut decoded = Decoded::open(path)?;
         if let Some(names) = &columns {
