@@ -207,7 +207,7 @@ pub fn convert(
     );
     progress.finish();
     let rows = rows?;
-    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    let bytes = crate::output::file_bytes(output);
     Ok(ConvertSummary {
         output: output.to_owned(),
         rows,

@@ -29,7 +29,7 @@ use crate::decode::{self, Decoded};
 use crate::error::{Error, Result};
 use crate::ingest::{self, DroppedColumn, EVENT_COLUMN, Layout, ReadOptions};
 use crate::options::{CompressOptions, ErrorBounds};
-use crate::output::{AtomicDir, check_output};
+use crate::output::{AtomicDir, check_output, file_bytes};
 use crate::progress::Progress;
 
 /// The table of a dataset that holds the event-level branches.
@@ -253,10 +253,6 @@ fn dropped(tables: &[Table], per_table: &[Vec<DroppedColumn>]) -> Vec<(String, S
         .filter(|(_, d)| seen.insert(d.name.clone()))
         .map(|(_, d)| (d.name.clone(), d.reason.clone()))
         .collect()
-}
-
-fn file_bytes(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// Runs `f` for one table, naming the table in its error.

@@ -182,7 +182,7 @@ pub fn evaluate(
             .map(|f| f.data_type().primitive_width().unwrap_or(1) as u64)
             .sum::<u64>();
     let ratio = |bytes: u64| raw_bytes as f64 / bytes.max(1) as f64;
-    let compressed_bytes = std::fs::metadata(compressed).map(|m| m.len()).unwrap_or(0);
+    let compressed_bytes = crate::output::file_bytes(compressed);
     let own = Method::of(&header.method);
     let result = |method: String, bytes: u64| MethodResult {
         method,

@@ -13,6 +13,11 @@ pub fn default_output(input: &Path) -> PathBuf {
     input.with_extension("parquet")
 }
 
+/// The size of a file in bytes; 0 when it cannot be read (sizes in reports).
+pub fn file_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
 /// Refuses an output that is the input itself, or that exists when `force` is off.
 ///
 /// # Errors

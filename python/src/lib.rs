@@ -75,21 +75,7 @@ impl RecordBatchReader for Batches {
 fn indices(path: &Path, schema: &SchemaRef, names: &[String]) -> baler_arrow::Result<Vec<usize>> {
     names
         .iter()
-        .map(|n| {
-            schema.index_of(n).map_err(|_| baler_arrow::Error::Column {
-                path: path.to_owned(),
-                column: n.clone(),
-                message: format!(
-                    "not found (columns: {})",
-                    schema
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
-        })
+        .map(|n| baler_arrow::ingest::column_index(path, schema, n))
         .collect()
 }
 
@@ -230,7 +216,7 @@ fn decompress(
 #[pyfunction]
 fn inspect(path: std::path::PathBuf) -> PyResult<String> {
     let decoded = Decoded::open(&path).map_err(py_err)?;
-    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let bytes = baler_arrow::output::file_bytes(&path);
     let header = serde_json::to_value(decoded.codec.header()).expect("headers serialise");
     Ok(serde_json::json!({
         "path": path,

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use baler_arrow::convert::ConvertOptions;
 use baler_arrow::dataset::{self, DatasetSummary, Selection};
 use baler_arrow::options::CompressOptions;
+use baler_arrow::output::file_bytes;
 
 use super::args::{CompressArgs, ConvertArgs, DecompressArgs, InputArgs, LayoutArg};
 use super::progress::Bar;
@@ -137,10 +138,6 @@ pub fn inspect(dir: &Path) -> Result<()> {
     }
     println!("{:<20} {:>9} {:>10}", "total", "", total);
     Ok(())
-}
-
-fn file_bytes(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// The tables written, their sizes, and the dataset against its input.

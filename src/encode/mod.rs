@@ -139,8 +139,8 @@ pub fn write(
         .sum();
     let ae = header.method.ae();
     let sizes = Sizes {
-        input_bytes: std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0),
-        output_bytes: std::fs::metadata(output).map(|m| m.len()).unwrap_or(0),
+        input_bytes: crate::output::file_bytes(&input),
+        output_bytes: crate::output::file_bytes(output),
         lossless_bytes,
         raw_bytes: rows * raw_width as u64,
         latent_bytes: rows * ae.map_or(0, |a| a.model.latent as u64) * encoder.storage.width(),

@@ -59,14 +59,7 @@ pub struct Candidate {
 /// [`Error::Column`] for a `keep` column the input does not have.
 pub fn pass_through(path: &Path, schema: &SchemaRef, keep: &[String]) -> Result<Vec<usize>> {
     for k in keep {
-        if schema.index_of(k).is_err() {
-            let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            return Err(Error::Column {
-                path: path.to_owned(),
-                column: k.clone(),
-                message: format!("not found (columns: {})", names.join(", ")),
-            });
-        }
+        crate::ingest::column_index(path, schema, k)?;
     }
     Ok(schema
         .fields()

@@ -180,6 +180,21 @@ pub fn read_table(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
+/// The index of column `name` in `schema` (of the file `path`).
+///
+/// # Errors
+/// [`Error::Column`] naming the column and listing the columns there are.
+pub fn column_index(path: &Path, schema: &arrow::datatypes::Schema, name: &str) -> Result<usize> {
+    schema.index_of(name).map_err(|_| {
+        let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        Error::Column {
+            path: path.to_owned(),
+            column: name.to_owned(),
+            message: format!("not found (columns: {})", names.join(", ")),
+        }
+    })
+}
+
 /// The collections of a ROOT file's tree (`tree`, or the only one): the tree's name and each
 /// collection's name (`Jet` for `nJet` + `Jet_*`), in the tree's branch order.
 ///
