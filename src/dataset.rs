@@ -235,14 +235,8 @@ fn dropped(tables: &[Table], per_table: &[Vec<DroppedColumn>]) -> Vec<(String, S
         .filter(|t| t.name != EVENTS_TABLE)
         .map(|t| t.name.as_str())
         .collect();
-    let read_by_collection = |branch: &str| {
-        collections.iter().any(|c| {
-            branch == *c
-                || branch
-                    .strip_prefix(c)
-                    .is_some_and(|rest| rest.starts_with('_'))
-        })
-    };
+    let read_by_collection =
+        |branch: &str| collections.iter().any(|c| ingest::is_member(branch, c));
     let mut seen = HashSet::new();
     tables
         .iter()

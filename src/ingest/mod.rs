@@ -180,6 +180,15 @@ pub fn read_table(path: &Path, options: &ReadOptions) -> Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
+/// Whether ROOT branch `branch` belongs to collection `collection`: `Jet_pt` to `Jet`, and an
+/// array named as its collection (`LHEPdfWeight`, counted by `nLHEPdfWeight`) to itself.
+pub fn is_member(branch: &str, collection: &str) -> bool {
+    branch == collection
+        || branch
+            .strip_prefix(collection)
+            .is_some_and(|rest| rest.starts_with('_'))
+}
+
 /// The index of column `name` in `schema` (of the file `path`).
 ///
 /// # Errors

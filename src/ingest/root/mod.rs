@@ -75,11 +75,10 @@ impl TreeInfo {
                     .name
                     .strip_prefix('n')
                     .or_else(|| counter.name.strip_prefix('N'))?;
-                let prefix = format!("{name}_");
                 let members: Vec<_> = self
                     .branches
                     .iter()
-                    .filter(|b| b.jagged && (b.name.starts_with(&prefix) || b.name == name))
+                    .filter(|b| b.jagged && super::is_member(&b.name, name))
                     .map(|b| b.name.clone())
                     .collect();
                 (!name.is_empty() && !members.is_empty()).then(|| Collection {
@@ -320,7 +319,7 @@ impl PlanContext<'_> {
             .tree
             .branches
             .iter()
-            .filter(|b| b.name.starts_with(&prefix) || b.name == collection.name)
+            .filter(|b| super::is_member(&b.name, &collection.name))
         {
             // `Jet_pt` is column `pt` of `Jet`; an array named as its collection keeps its name.
             let name = b.name.strip_prefix(&prefix).unwrap_or(&b.name).to_owned();
