@@ -5,6 +5,11 @@
     table = baler_arrow.read("jets.baler.parquet", columns=["pt", "eta"])   # pyarrow.Table
     events = baler_arrow.read("nano.baler")   # a dataset folder: the per-event NanoAOD layout
 
+    import datafusion
+    ctx = datafusion.SessionContext()
+    ctx.register_table("jets", baler_arrow.Table("jets.baler.parquet"))
+    ctx.sql("SELECT avg(pt) FROM jets WHERE eta > 2").to_arrow_table()
+
 `read` decodes in Rust and hands the batches over through the Arrow C stream interface, without
 a copy; `stream` gives them one batch at a time (for files larger than memory). Errors raise
 `BalerError` with the command line's message.
@@ -21,7 +26,7 @@ import pyarrow as pa
 from ._native import BalerError
 from . import _native
 
-__all__ = ["BalerError", "read", "stream", "compress", "decompress", "inspect"]
+__all__ = ["BalerError", "Table", "read", "stream", "compress", "decompress", "inspect"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -99,3 +104,49 @@ def decompress(input: PathLike, output: PathLike, layout: str = "tables", force:
 def inspect(path: PathLike) -> dict:
     """What a compressed file holds: rows, bytes, method, and its columns with their bounds."""
     return json.loads(_native.inspect(os.fspath(path)))
+
+
+def _check_datafusion() -> None:
+    """Refuses a datafusion-python whose major version differs from the one this build speaks.
+
+    The table crosses into datafusion-python as FFI structs that are only defined to match
+    within one DataFusion major version; a mismatch would be undefined behaviour, not an error.
+    """
+    try:
+        import datafusion
+    except ImportError as e:
+        raise BalerError(
+            f"baler_arrow.Table needs datafusion-python {_native.DATAFUSION_MAJOR}.x: "
+            f"pip install 'datafusion=={_native.DATAFUSION_MAJOR}.*'"
+        ) from e
+    version = getattr(datafusion, "__version__", "")
+    major = version.split(".")[0]
+    if major != str(_native.DATAFUSION_MAJOR):
+        raise BalerError(
+            f"datafusion-python {version or '(unknown version)'} is installed, but baler_arrow "
+            f"was built against DataFusion {_native.DATAFUSION_MAJOR}: tables cannot cross between "
+            f"major versions; pip install 'datafusion=={_native.DATAFUSION_MAJOR}.*'"
+        )
+
+
+class Table:
+    """A compressed file (or a folder compressed with one model) as a datafusion-python table.
+
+        ctx = datafusion.SessionContext()
+        ctx.register_table("jets", baler_arrow.Table("jets.baler.parquet"))
+        ctx.sql("SELECT avg(pt) FROM jets WHERE eta > 2")
+
+    Queries decode on the fly, in Rust, block by block over the session's partitions, and only
+    the columns they read. Filters are applied by DataFusion above the scan (none is pushed into
+    it). Checks at construction that datafusion-python has the major version this build speaks.
+    """
+
+    def __init__(self, path: PathLike):
+        _check_datafusion()
+        self._native = _native.Table(os.fspath(path))
+
+    def __datafusion_table_provider__(self, session):
+        return self._native.__datafusion_table_provider__(session)
+
+    def __repr__(self) -> str:
+        return repr(self._native)

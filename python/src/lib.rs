@@ -5,6 +5,8 @@
 //! tables. Reports cross as JSON. Every library error becomes a `BalerError` carrying the same
 //! message as the command line's, its causes joined by `: `.
 
+mod table;
+
 use std::path::Path;
 
 use arrow::datatypes::SchemaRef;
@@ -27,7 +29,7 @@ pyo3::create_exception!(
 );
 
 /// The error and its causes as one message.
-fn message(e: &dyn std::error::Error) -> String {
+pub(crate) fn message(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -235,5 +237,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compress, m)?)?;
     m.add_function(wrap_pyfunction!(decompress, m)?)?;
     m.add_function(wrap_pyfunction!(inspect, m)?)?;
+    m.add_class::<table::Table>()?;
+    m.add("DATAFUSION_MAJOR", table::datafusion_major())?;
     Ok(())
 }

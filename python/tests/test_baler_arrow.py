@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import subprocess
 
 import numpy as np
 import pyarrow as pa
@@ -13,7 +15,10 @@ import baler_arrow
 import baler_arrow.dask
 from baler_arrow import BalerError
 
-DATA = pathlib.Path(__file__).resolve().parents[2] / "tests" / "data"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+# The command line, built by `cargo test --workspace` (README's test command runs it first).
+CLI = ROOT / "target" / "debug" / "baler-arrow"
 TTBAR = DATA / "cms_nanoaod_2015_ttbar.root"
 DY = DATA / "cms_nanoaod_small_dy.root"
 BOUND = 2.0**-11  # the default guarantee
@@ -160,3 +165,58 @@ def test_bad_input_raises_a_clear_exception(tmp_path):
     damaged.write_bytes(bytes(data))
     with pytest.raises(BalerError):
         baler_arrow.read(damaged)
+
+
+def cli_sql(query: str, table: str, path: pathlib.Path) -> list:
+    assert CLI.exists(), f"{CLI} is built by `cargo test --workspace`, which README's test command runs first"
+    out = subprocess.run(
+        [str(CLI), "sql", query, "--table", f"{table}={path}", "--format", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def test_datafusion_python_queries_a_compressed_file_as_baler_arrow_sql_does(tmp_path):
+    datafusion = pytest.importorskip("datafusion")
+    compressed = tmp_path / "jets.baler.parquet"
+    baler_arrow.compress(generated_jets(tmp_path / "jets.parquet", 4000, 7), compressed, error_bound="all=1e-3rel")
+    decoded = baler_arrow.read(compressed)
+
+    ctx = datafusion.SessionContext()
+    ctx.register_table("jets", baler_arrow.Table(compressed))
+
+    # A filtered aggregate: the same numbers as the command line and as the decoded table.
+    query = "SELECT count(*) AS n, avg(pt) AS mean_pt, max(eta) AS max_eta FROM jets WHERE eta > 1"
+    got = ctx.sql(query).to_arrow_table().to_pylist()[0]
+    want = cli_sql(query, "jets", compressed)[0]
+    eta = decoded["eta"].to_numpy()
+    pt = decoded["pt"].to_numpy()
+    assert got["n"] == want["n"] == int(np.sum(eta > 1))
+    assert np.float32(got["max_eta"]) == np.float32(want["max_eta"]) == eta[eta > 1].max()
+    # Partial sums meet in whatever order the partitions finish: equal to rounding.
+    assert got["mean_pt"] == pytest.approx(want["mean_pt"], rel=1e-12)
+    assert got["mean_pt"] == pytest.approx(float(np.mean(pt[eta > 1], dtype=np.float64)), rel=1e-12)
+
+    # Rows, ordered: value for value.
+    query = "SELECT event, pt, \"nTracks\" FROM jets WHERE pt > 60 ORDER BY event, pt"
+    got = ctx.sql(query).to_arrow_table()
+    want = cli_sql(query, "jets", compressed)
+    assert got.num_rows == len(want) > 100
+    assert got["event"].to_pylist() == [r["event"] for r in want]
+    assert got["nTracks"].to_pylist() == [r["nTracks"] for r in want]
+    assert np.array_equal(got["pt"].to_numpy(), np.array([r["pt"] for r in want], dtype=np.float32))
+
+
+def test_a_table_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
+    datafusion = pytest.importorskip("datafusion")
+    plain = generated_jets(tmp_path / "jets.parquet", 100, 3)
+    with pytest.raises(BalerError, match="cannot be a baler_arrow.Table"):
+        baler_arrow.Table(plain)
+    compressed = tmp_path / "jets.baler.parquet"
+    baler_arrow.compress(plain, compressed)
+    # Another major version of datafusion-python would be undefined behaviour across the FFI.
+    monkeypatch.setattr(datafusion, "__version__", "54.0.0")
+    with pytest.raises(BalerError, match="built against DataFusion 55"):
+        baler_arrow.Table(compressed)

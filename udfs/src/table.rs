@@ -106,12 +106,8 @@ pub async fn register_compressed(
     name: &str,
     path: &Path,
 ) -> Result<Arc<DecodeFunc>> {
-    let files = open_all(path)?;
-    let first = &files[0];
-    let func = Arc::new(DecodeFunc::new(
-        first.codec.clone(),
-        &first.footer.model_id(),
-    ));
+    let table = CompressedTable::open(path)?;
+    let func = table.func.clone();
     let stored_name = format!("{name}{STORED_SUFFIX}");
     let path_str = path.to_string_lossy();
     // Bare references keep the names' case (`Jet`); strings would be lowercased.
@@ -122,21 +118,38 @@ pub async fn register_compressed(
     )
     .await?;
     ctx.register_udf(ScalarUDF::new_from_shared_impl(func.clone()));
-    let table = CompressedTable {
-        schema: first.codec.output_schema(),
-        files: Arc::new(files),
-        func: func.clone(),
-    };
     ctx.register_table(TableReference::bare(name), Arc::new(table))?;
     Ok(func)
 }
 
-/// The table of original columns over the blocks of compressed files.
+/// The table of original columns over the blocks of compressed files: a DataFusion
+/// [`TableProvider`] that decodes each block on the fly, only the columns a query reads (and
+/// what their predictions use), its blocks spread over the session's partitions.
 #[derive(Debug)]
-struct CompressedTable {
+pub struct CompressedTable {
     files: Arc<Vec<CompressedFile>>,
     func: Arc<DecodeFunc>,
     schema: SchemaRef,
+}
+
+impl CompressedTable {
+    /// The table over a compressed file, or a folder of files compressed with one model.
+    ///
+    /// # Errors
+    /// As [`open_all`]: footer errors naming the file, and files with different models.
+    pub fn open(path: &Path) -> Result<Self> {
+        let files = open_all(path)?;
+        let first = &files[0];
+        let func = Arc::new(DecodeFunc::new(
+            first.codec.clone(),
+            &first.footer.model_id(),
+        ));
+        Ok(Self {
+            schema: first.codec.output_schema(),
+            files: Arc::new(files),
+            func,
+        })
+    }
 }
 
 #[async_trait]
