@@ -137,6 +137,10 @@ pub enum Error {
         source: Box<baler_udfs::Error>,
     },
 
+    /// A NumPy file that is not a field this tool takes (type, shape, order, values).
+    #[error("cannot read `{}` as a field: {message}", path.display())]
+    Field { path: PathBuf, message: String },
+
     /// A compressed file does not give back its original within the guarantee it states.
     #[error("`{}` does not match its original: {message}", path.display())]
     Verify { path: PathBuf, message: String },

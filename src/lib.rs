@@ -38,6 +38,7 @@ pub mod decode;
 pub mod encode;
 mod error;
 pub mod evaluate;
+pub mod field;
 pub mod fit;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -126,6 +126,9 @@ fn run_sql(args: &SqlArgs) -> Result<()> {
 
 fn run_compress(args: &CompressArgs, quiet: bool) -> Result<()> {
     let input = &args.input.input;
+    if baler_arrow::field::is_numpy(input) {
+        return super::field::compress(args);
+    }
     let output = args
         .output
         .clone()
@@ -199,6 +202,9 @@ fn run_train(args: &TrainArgs, quiet: bool) -> Result<()> {
 fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
     if args.input.is_dir() {
         return super::dataset::decompress(args, quiet);
+    }
+    if baler_udfs::field::is_field(&args.input).unwrap_or(false) {
+        return super::field::decompress(args);
     }
     if args.layout == LayoutArg::Events {
         anyhow::bail!(
@@ -334,6 +340,9 @@ fn run_inspect(args: &InspectArgs) -> Result<()> {
     let input = &args.input.input;
     if input.is_dir() {
         return super::dataset::inspect(input);
+    }
+    if baler_udfs::field::is_field(input).unwrap_or(false) {
+        return super::field::inspect(input);
     }
     let mut inspection = ingest::inspect(input, &ReadOptions::from(&args.input))
         .with_context(|| format!("failed to inspect `{}`", input.display()))?;

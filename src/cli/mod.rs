@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod dataset;
+mod field;
 mod progress;
 
 use std::process::ExitCode;

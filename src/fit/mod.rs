@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, ReadOptions};
 use crate::model::{Autoencoder, SelectedDevice, select_device};
 use crate::options::{CompressOptions, LatentStorage, Method};
+pub(crate) use predict::solve;
 
 /// Rows used to train the candidate models when the latent size is chosen on a sample.
 pub const SEARCH_TRAIN_ROWS: usize = 32_768;

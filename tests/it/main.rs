@@ -7,6 +7,7 @@ mod common;
 mod compress;
 mod dataset;
 mod evaluate;
+mod field;
 mod fuzz;
 mod ingest_parquet;
 mod ingest_root;

@@ -50,6 +50,37 @@ pub fn stored_schema(events: bool) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// The Parquet writer of a block file (tables and fields alike): one row group per row, the
+/// blocks stored as they are (no Parquet compression, encoding or statistics), the footer
+/// entries `entries`.
+///
+/// # Errors
+/// Parquet errors.
+pub(crate) fn block_file_writer<W: Write + Send>(
+    out: W,
+    schema: SchemaRef,
+    entries: Vec<(String, String)>,
+) -> Result<ArrowWriter<W>> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_dictionary_enabled(false)
+        .set_encoding(Encoding::PLAIN)
+        .set_max_row_group_row_count(Some(1))
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_created_by(format!("baler-udfs {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(
+            entries
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v))
+                .collect(),
+        ))
+        .build();
+    let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    Ok(ArrowWriter::try_new_with_options(out, schema, options)?)
+}
+
 /// Writes a compressed file's blocks, one per row group, then its footer.
 pub struct BlockWriter<W: Write + Send> {
     writer: ArrowWriter<W>,
@@ -70,24 +101,7 @@ impl<W: Write + Send> BlockWriter<W> {
             None => footer.entries()?,
         };
         let schema = stored_schema(events);
-        let props = WriterProperties::builder()
-            .set_compression(Compression::UNCOMPRESSED)
-            .set_dictionary_enabled(false)
-            .set_encoding(Encoding::PLAIN)
-            .set_max_row_group_row_count(Some(1))
-            .set_statistics_enabled(EnabledStatistics::None)
-            .set_created_by(format!("baler-udfs {}", env!("CARGO_PKG_VERSION")))
-            .set_key_value_metadata(Some(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| KeyValue::new(k, v))
-                    .collect(),
-            ))
-            .build();
-        let options = parquet::arrow::arrow_writer::ArrowWriterOptions::new()
-            .with_properties(props)
-            .with_skip_arrow_metadata(true);
-        let writer = ArrowWriter::try_new_with_options(out, schema.clone(), options)?;
+        let writer = block_file_writer(out, schema.clone(), entries)?;
         Ok(Self {
             writer,
             schema,

@@ -27,6 +27,7 @@ pub mod codec;
 pub mod decode;
 mod error;
 pub mod exact;
+pub mod field;
 pub mod file;
 pub mod format;
 pub mod normalise;

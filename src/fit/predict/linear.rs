@@ -107,7 +107,7 @@ pub(super) fn header_bytes(p: &Predictor) -> f64 {
 }
 
 /// Solves `(G + λI) w = b` by Cholesky (a small ridge keeps repeated features solvable).
-pub(super) fn solve(gram: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+pub(crate) fn solve(gram: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
     let n = b.len();
     let trace: f64 = (0..n).map(|i| gram[i][i]).sum();
     let ridge = 1e-10 * trace / n.max(1) as f64;

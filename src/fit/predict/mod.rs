@@ -31,7 +31,8 @@ use baler_udfs::quantise::Quantiser;
 use super::columns::{column_specs, event_column, header};
 use super::{Fitted, Scan, compress_err, network};
 use cost::{cheapest_grid, choose_splits, residual_bits};
-use linear::{Sums, header_bytes, raw_predictor, rounded, snap, solve, strongest};
+pub(crate) use linear::solve;
+use linear::{Sums, header_bytes, raw_predictor, rounded, snap, strongest};
 
 mod cost;
 mod linear;
