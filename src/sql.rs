@@ -30,6 +30,7 @@ pub fn session() -> SessionContext {
 
 /// Registers `path` (a Parquet file or a folder of them) as table `name`: through its decoder
 /// when it is baler-compressed, as plain Parquet otherwise. Returns whether it was compressed.
+/// A field file is decoded whole into a table of `frame`, `y`, `x` and the value.
 ///
 /// # Errors
 /// [`Error::Table`] naming the table and the file: unreadable, not Parquet, or a compressed file
@@ -56,6 +57,15 @@ pub async fn register(ctx: &SessionContext, name: &str, path: &Path) -> Result<b
                 path.display()
             ),
         });
+    }
+    if path.is_file() && baler_udfs::field::is_field(path).unwrap_or(false) {
+        // A field decodes whole (fields are small next to tables): one row per value.
+        let batch = baler_udfs::field::FieldFile::open(path)
+            .and_then(|f| f.to_batch())
+            .map_err(table_err)?;
+        ctx.register_batch(datafusion::common::TableReference::bare(name), batch)
+            .map_err(|e| table_err(e.into()))?;
+        return Ok(true);
     }
     let compressed = is_compressed(path).map_err(table_err)?;
     if compressed {

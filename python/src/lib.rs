@@ -15,6 +15,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use baler_arrow::compress::compress as compress_file;
 use baler_arrow::dataset::{self, Selection, TableRows};
 use baler_arrow::decode::{self, Decoded};
+use baler_arrow::field;
 use baler_arrow::ingest::ReadOptions;
 use baler_arrow::options::{CompressOptions, ErrorBounds, Method};
 use baler_arrow::progress::NoProgress;
@@ -84,6 +85,27 @@ fn indices(path: &Path, schema: &SchemaRef, names: &[String]) -> baler_arrow::Re
 /// The batches of a compressed or plain Parquet file, or of a dataset folder in the per-event
 /// layout. A compressed file decodes only the asked columns and those their predictions use.
 fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batches> {
+    if path.is_file() && baler_udfs::field::is_field(path).unwrap_or(false) {
+        let batch = field::open(path)?
+            .to_batch()
+            .map_err(|source| baler_arrow::Error::Codec {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?;
+        let schema = batch.schema();
+        let projection = columns
+            .map(|names| indices(path, &schema, &names))
+            .transpose()?;
+        let schema = match &projection {
+            Some(p) => std::sync::Arc::new(schema.project(p)?),
+            None => schema,
+        };
+        return Ok(Batches {
+            schema,
+            inner: Box::new(std::iter::once(Ok(batch))),
+            projection,
+        });
+    }
     let compressed = path.is_file() && decode::is_compressed(path)?;
     if compressed {
         let mut decoded = Decoded::open(path)?;
@@ -150,11 +172,15 @@ fn compress(
         ErrorBounds::for_options(&error_bound.unwrap_or_default(), method).map_err(py_err)?;
     let options = CompressOptions {
         method,
-        bounds,
+        bounds: bounds.clone(),
         force,
         ..Default::default()
     };
     let json = py.detach(|| -> baler_arrow::Result<String> {
+        if field::is_numpy(&input) {
+            let report = field::compress(&input, &output, bounds.as_ref(), force)?;
+            return Ok(serde_json::to_string(&report).expect("reports serialise"));
+        }
         let selection = collection.as_deref().and_then(Selection::parse);
         Ok(match selection {
             Some(selection) => {
@@ -200,7 +226,12 @@ fn decompress(
     }
     let json = py.detach(|| -> baler_arrow::Result<String> {
         let progress = NoProgress;
-        Ok(if !input.is_dir() {
+        Ok(if input.is_file() && baler_udfs::field::is_field(&input).unwrap_or(false) {
+            let array = field::decompress(&input, &output, force)?;
+            serde_json::to_string(&serde_json::json!({
+                "output": output, "name": array.name, "shape": array.shape, "dtype": array.dtype,
+            }))
+        } else if !input.is_dir() {
             serde_json::to_string(&decode::decompress(&input, &output, force, &progress)?)
         } else if layout == "events" {
             let rows = dataset::decompress_events(&input, &output, force, &progress)?;
@@ -217,6 +248,17 @@ fn decompress(
 /// their storage and bounds).
 #[pyfunction]
 fn inspect(path: std::path::PathBuf) -> PyResult<String> {
+    if path.is_file() && baler_udfs::field::is_field(&path).unwrap_or(false) {
+        let file = field::open(&path).map_err(py_err)?;
+        return Ok(serde_json::json!({
+            "path": path,
+            "bytes": baler_arrow::output::file_bytes(&path),
+            "method": "field",
+            "blocks": file.blocks.len(),
+            "header": file.header,
+        })
+        .to_string());
+    }
     let decoded = Decoded::open(&path).map_err(py_err)?;
     let bytes = baler_arrow::output::file_bytes(&path);
     let header = serde_json::to_value(decoded.codec.header()).expect("headers serialise");

@@ -220,3 +220,35 @@ def test_a_table_refuses_what_it_cannot_serve(tmp_path, monkeypatch):
     monkeypatch.setattr(datafusion, "__version__", "54.0.0")
     with pytest.raises(BalerError, match="built against DataFusion 55"):
         baler_arrow.Table(compressed)
+
+
+def test_a_cfd_field_compresses_reads_and_decompresses_with_numpy_shape_and_type(tmp_path):
+    original = np.load(DATA / "cfd_animation.npz")["data"]
+    eps = 1e-3 * float(np.ptp(original))
+    compressed = tmp_path / "cfd.baler.parquet"
+    report = baler_arrow.compress(DATA / "cfd_animation.npz", compressed, error_bound=f"all={eps!r}abs")
+    assert report["shape"] == [60, 50, 50] and report["dtype"] == "float64"
+    assert compressed.stat().st_size * 10 < original.nbytes
+
+    # Decompressed by the package, loaded by numpy: the shape, the type, every value within the
+    # bound (docs/format.md: eps plus half an ulp of the value).
+    restored = tmp_path / "cfd.npz"
+    baler_arrow.decompress(compressed, restored)
+    with np.load(restored) as z:
+        decoded = z["data"]
+    assert decoded.shape == original.shape and decoded.dtype == original.dtype
+    half_ulp = (np.nextafter(np.abs(original), np.inf) - np.abs(original)) / 2
+    assert np.all(np.abs(decoded - original) <= eps + half_ulp)
+
+    # Read as a table: one row per value in scan order, with its indices.
+    table = baler_arrow.read(compressed)
+    assert table.column_names == ["frame", "y", "x", "data"]
+    assert np.array_equal(table["data"].to_numpy(), decoded.ravel())
+    t, y, x = np.unravel_index(np.arange(decoded.size), decoded.shape)
+    assert np.array_equal(table["frame"].to_numpy(), t) and np.array_equal(table["x"].to_numpy(), x)
+    assert baler_arrow.read(compressed, columns=["data"]).column_names == ["data"]
+    assert baler_arrow.inspect(compressed)["header"]["shape"] == [60, 50, 50]
+
+    with pytest.raises(BalerError, match="not shape"):
+        np.save(tmp_path / "line.npy", np.zeros(10))
+        baler_arrow.compress(tmp_path / "line.npy", tmp_path / "line.baler.parquet")

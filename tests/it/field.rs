@@ -188,6 +188,26 @@ fn the_command_line_compresses_decompresses_verifies_and_inspects_a_field() {
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(String::from_utf8_lossy(&run.stdout).contains("(dt  0, dy  0, dx  1)"));
 
+    // SQL sees one row per value with its indices.
+    let run = baler(&[
+        "sql",
+        "SELECT count(*) AS n, max(x) AS w, min(data) AS lo FROM f WHERE frame = 0 AND y < 10",
+        "--table",
+        &format!("f={}", out.display()),
+        "--format",
+        "csv",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let csv = String::from_utf8_lossy(&run.stdout).into_owned();
+    let still = field::read(&input).unwrap();
+    let decoded = field::decode(&out).unwrap();
+    let lo = decoded.values[..500]
+        .iter()
+        .copied()
+        .fold(f64::MAX, f64::min);
+    assert_eq!(csv.lines().nth(1).unwrap(), format!("500,49,{lo}"), "{csv}");
+    assert!(still.values[..500].iter().any(|&v| (v - lo).abs() <= 1e-4));
+
     // Decompressing to a table format is refused; so is an existing output.
     let run = baler(&["decompress", out.to_str().unwrap(), "-o", "x.parquet"]);
     assert!(stderr(&run).contains("decompress it to a `.npy` or `.npz` file"));
