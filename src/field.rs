@@ -354,9 +354,18 @@ fn pack_smallest(
     codes: &[Vec<i64>],
 ) -> baler_udfs::Result<(FieldHeader, Vec<CodedBlock>)> {
     let mut best: Option<(FieldHeader, Vec<CodedBlock>)> = None;
-    for parts in [1, 2, 4, CONTEXT_PARTS] {
+    // Quantiles, and for contexts bunched at a few small values (coarse bounds), each small
+    // value its own part.
+    let mut candidates: Vec<Vec<u64>> = [1, 2, 4, CONTEXT_PARTS]
+        .into_iter()
+        .map(|parts| context_edges(dims, codes, parts))
+        .collect();
+    candidates.push((1..CONTEXT_PARTS as u64).collect());
+    candidates.push(vec![1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192]);
+    candidates.dedup();
+    for edges in candidates {
         let mut h = header.clone();
-        h.context_edges = context_edges(dims, codes, parts);
+        h.context_edges = edges;
         let blocks = pack(&h, dims, codes)?;
         if best.as_ref().is_none_or(|(_, b)| size(&blocks) < size(b)) {
             best = Some((h, blocks));
