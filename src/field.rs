@@ -605,3 +605,142 @@ pub fn verify(original: &Path, compressed: &Path) -> Result<FieldCheck> {
         max_abs_error,
     })
 }
+
+/// Another way to store the same field, measured in the same run.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldBaseline {
+    pub name: &'static str,
+    pub bytes: u64,
+    /// Its bytes over the compressed file's: above 1 when the file is smaller.
+    pub ratio_to_file: f64,
+}
+
+/// How a field file does against its original: the guarantee checked value by value, the
+/// error metrics, and classic alternatives under the same bound.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldEvaluation {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub dtype: FieldType,
+    pub bound: Bound,
+    pub values: usize,
+    pub raw_bytes: u64,
+    pub file_bytes: u64,
+    /// Raw bytes over the file's.
+    pub ratio: f64,
+    pub max_abs_error: f64,
+    pub rmse: f64,
+    /// `20·log10(range / rmse)`.
+    pub psnr_db: f64,
+    /// The largest `|x_rec − x| / |x|` over non-zero values.
+    pub max_relative_error: f64,
+    pub baselines: Vec<FieldBaseline>,
+}
+
+/// The classic Lorenzo predictor (SZ's first): in a frame `left + up − up-left`; with frames,
+/// the 3D version over the cube of the point's seven causal corners.
+fn lorenzo(frames: usize) -> Stencil {
+    let (offsets, weights): (Vec<[i64; 3]>, Vec<f64>) = if frames > 1 {
+        (
+            vec![
+                [0, 0, 1],
+                [0, 1, 0],
+                [0, 1, 1],
+                [1, 0, 0],
+                [1, 0, 1],
+                [1, 1, 0],
+                [1, 1, 1],
+            ],
+            vec![1.0, 1.0, -1.0, 1.0, -1.0, -1.0, 1.0],
+        )
+    } else {
+        (vec![[0, 0, 1], [0, 1, 0], [0, 1, 1]], vec![1.0, 1.0, -1.0])
+    };
+    Stencil {
+        offsets,
+        weights,
+        intercept: 0.0,
+    }
+}
+
+/// Evaluates the field file `compressed` against the NumPy file `original`: every value
+/// checked against the bound ([`verify`]), error metrics, and in the same run the raw values
+/// through pcodec (lossless) and the Lorenzo predictor with the same quantiser and pcodec
+/// (streams only, no container). SZ3 and ZFP are compared by `benches/field_benchmark.py`.
+///
+/// # Errors
+/// As [`verify`] and [`decode`].
+pub fn evaluate(original: &Path, compressed: &Path) -> Result<(FieldEvaluation, Array, Array)> {
+    verify(original, compressed)?;
+    let x = read(original)?;
+    let y = decode(compressed)?;
+    let file = open(compressed)?;
+    let dims = Dims::of(&x.shape).map_err(|e| field_err(original, e.to_string()))?;
+    let n = x.values.len();
+    let (mut sq, mut max_abs, mut max_rel) = (0.0f64, 0.0f64, 0.0f64);
+    for (&a, &b) in x.values.iter().zip(&y.values) {
+        let e = (a - b).abs();
+        sq += e * e;
+        max_abs = max_abs.max(e);
+        if a != 0.0 {
+            max_rel = max_rel.max(e / a.abs());
+        }
+    }
+    let rmse = (sq / n as f64).sqrt();
+    let (lo, hi) = x
+        .values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let width = match x.dtype {
+        FieldType::Float32 => 4,
+        FieldType::Float64 => 8,
+    };
+    let raw_bytes = (n * width) as u64;
+    let file_bytes = file_bytes(compressed);
+    let codec_err = |source| Error::Codec {
+        path: compressed.to_owned(),
+        source: Box::new(source),
+    };
+    let lossless = match x.dtype {
+        FieldType::Float64 => baler_udfs::stream::encode(&x.values),
+        FieldType::Float32 => {
+            baler_udfs::stream::encode(&x.values.iter().map(|&v| v as f32).collect::<Vec<_>>())
+        }
+    }
+    .map_err(codec_err)?
+    .len() as u64;
+    let classic = FieldHeader {
+        stencil: lorenzo(dims.frames),
+        context_edges: Vec::new(),
+        ..file.header.clone()
+    };
+    let (codes, _) = quantise(&classic, dims, &x.values).map_err(codec_err)?;
+    let lorenzo_bytes = size(&pack(&classic, dims, &codes).map_err(codec_err)?) as u64;
+    let baseline = |name, bytes: u64| FieldBaseline {
+        name,
+        bytes,
+        ratio_to_file: bytes as f64 / file_bytes.max(1) as f64,
+    };
+    let evaluation = FieldEvaluation {
+        name: x.name.clone(),
+        shape: x.shape.clone(),
+        dtype: x.dtype,
+        bound: file.header.bound,
+        values: n,
+        raw_bytes,
+        file_bytes,
+        ratio: raw_bytes as f64 / file_bytes.max(1) as f64,
+        max_abs_error: max_abs,
+        rmse,
+        psnr_db: 20.0 * ((hi - lo) / rmse.max(f64::MIN_POSITIVE)).log10(),
+        max_relative_error: max_rel,
+        baselines: vec![
+            baseline("pcodec, lossless", lossless),
+            baseline(
+                "Lorenzo + the same quantiser + pcodec (streams only)",
+                lorenzo_bytes,
+            ),
+        ],
+    };
+    Ok((evaluation, x, y))
+}

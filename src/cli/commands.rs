@@ -33,6 +33,9 @@ pub fn run(cli: Cli) -> Result<()> {
 fn run_evaluate(args: &EvaluateArgs) -> Result<()> {
     use baler_arrow::evaluate;
     let input = &args.input.input;
+    if baler_arrow::field::is_numpy(input) {
+        return super::field::evaluate(args);
+    }
     let options = evaluate::EvaluateOptions {
         compare: CompareArg::methods(&args.compare),
         train: baler_arrow::model::TrainConfig {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use baler_arrow::field;
 use baler_arrow::options::ErrorBounds;
 
-use super::args::{CompressArgs, DecompressArgs};
+use super::args::{CompressArgs, DecompressArgs, EvaluateArgs};
 
 /// `compress f.npz`: the field under its bound.
 pub fn compress(args: &CompressArgs) -> Result<()> {
@@ -96,5 +96,52 @@ pub fn inspect(path: &Path) -> Result<()> {
             o[0], o[1], o[2]
         );
     }
+    Ok(())
+}
+
+/// `evaluate f.npz f.baler.parquet [--report DIR]` for a field.
+pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
+    let input = &args.input.input;
+    let (e, original, decoded) = field::evaluate(input, &args.compressed).with_context(|| {
+        format!(
+            "failed to evaluate `{}` against `{}`",
+            args.compressed.display(),
+            input.display()
+        )
+    })?;
+    if let Some(dir) = &args.report {
+        // The last frame: in an animation, the one furthest from where its block began.
+        let (h, w) = (e.shape[e.shape.len() - 2], e.shape[e.shape.len() - 1]);
+        let start = original.values.len() - h * w;
+        let frames = original.values.len() / (h * w);
+        let written = baler_arrow::report::write_field_maps(
+            dir,
+            (h, w),
+            &original.values[start..],
+            &decoded.values[start..],
+            &format!("`{}` frame {} under {}", e.name, frames - 1, e.bound),
+        )
+        .with_context(|| format!("failed to write the maps to `{}`", dir.display()))?;
+        eprintln!("report: {} maps in `{}`", written.len(), dir.display());
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&e)?);
+        return Ok(());
+    }
+    println!(
+        "field `{}` {:?} {:?}: {} values, {} raw bytes, file {} B: ratio {:.2}",
+        e.name, e.shape, e.dtype, e.values, e.raw_bytes, e.file_bytes, e.ratio
+    );
+    println!(
+        "guarantee checked: every value within {}; largest error {:.3e}, RMSE {:.3e}, PSNR {:.1} dB, largest relative error {:.3e}",
+        e.bound, e.max_abs_error, e.rmse, e.psnr_db, e.max_relative_error
+    );
+    for b in &e.baselines {
+        println!(
+            "  {:<56} {:>10} B  ({:.2}x the file)",
+            b.name, b.bytes, b.ratio_to_file
+        );
+    }
+    println!("SZ3 and ZFP at the same bound: python3 benches/field_benchmark.py");
     Ok(())
 }

@@ -291,6 +291,48 @@ fn escape(text: &str) -> String {
     out
 }
 
+/// Heat maps of one frame of a field: the original values, the error `x_rec − x`, and the
+/// relative error `|x_rec − x| / |x|`, as `field_*.png` in `dir`. `frame` holds `height × width`
+/// values of each, in C order.
+///
+/// # Errors
+/// Output errors naming the file.
+pub fn write_field_maps(
+    dir: &Path,
+    (height, width): (usize, usize),
+    original: &[f64],
+    decoded: &[f64],
+    title: &str,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    register_bundled_font(dir)?;
+    let error: Vec<f64> = decoded.iter().zip(original).map(|(y, x)| y - x).collect();
+    let relative: Vec<f64> = error
+        .iter()
+        .zip(original)
+        .map(|(e, x)| if *x == 0.0 { 0.0 } else { (e / x).abs() })
+        .collect();
+    let mut written = Vec::new();
+    for (name, label, values) in [
+        ("field_original.png", "original", original),
+        ("field_error.png", "error x_rec - x", &error[..]),
+        (
+            "field_relative_error.png",
+            "relative error |x_rec - x| / |x|",
+            &relative[..],
+        ),
+    ] {
+        let path = dir.join(name);
+        plots::heat_map(&path, &format!("{title}: {label}"), (height, width), values)
+            .map_err(|e| plot_error(&path, e.to_string()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

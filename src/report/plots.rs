@@ -612,6 +612,52 @@ impl Plot for RatioPlot<'_> {
     }
 }
 
+/// A heat map of `values` (`height × width`, C order, row 0 at the top) with a colour bar.
+pub(super) fn heat_map(
+    path: &std::path::Path,
+    title: &str,
+    (height, width): (usize, usize),
+    values: &[f64],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let cell = (600 / width.max(height)).max(1) as u32;
+    let (w, h) = (width as u32 * cell, height as u32 * cell);
+    let root = BitMapBackend::new(path, (w + 180, h + 90)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let colour = |v: f64| ViridisRGB::get_color(((v - lo) / span) as f32);
+    root.draw(&Text::new(title.to_owned(), (10, 10), font(NOTE_SIZE)))?;
+    let (x0, y0) = (10i32, 60i32);
+    for (i, &v) in values.iter().enumerate() {
+        let (y, x) = ((i / width) as i32, (i % width) as i32);
+        let (px, py) = (x0 + x * cell as i32, y0 + y * cell as i32);
+        root.draw(&Rectangle::new(
+            [(px, py), (px + cell as i32, py + cell as i32)],
+            colour(v).filled(),
+        ))?;
+    }
+    // The colour bar, low at the bottom.
+    let bar_x = x0 + w as i32 + 20;
+    for k in 0..h as i32 {
+        let v = hi - span * f64::from(k) / f64::from(h.max(1));
+        root.draw(&Rectangle::new(
+            [(bar_x, y0 + k), (bar_x + 20, y0 + k + 1)],
+            colour(v).filled(),
+        ))?;
+    }
+    for (v, y) in [(hi, y0), (lo, y0 + h as i32 - 16)] {
+        root.draw(&Text::new(
+            format!("{v:.3e}"),
+            (bar_x + 26, y),
+            font(TICK_LABEL_SIZE),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

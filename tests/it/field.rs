@@ -273,3 +273,51 @@ fn bad_fields_are_refused_naming_the_file_and_the_array() {
     let failed = FieldFile::open(&damaged).and_then(|f| f.decode());
     assert!(failed.is_err());
 }
+
+#[test]
+fn evaluate_checks_a_field_and_beats_the_classic_lorenzo_predictor_on_the_animation() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = data("cfd_animation.npz");
+    let original = field::read(&input).unwrap();
+    let epsilon = 1e-3 * value_range(&original);
+    let out = dir.path().join("anim.baler.parquet");
+    field::compress(
+        &input,
+        &out,
+        Some(&bounds(&format!("all={epsilon:e}abs"))),
+        false,
+    )
+    .unwrap();
+    let (e, _, _) = field::evaluate(&input, &out).unwrap();
+    assert_eq!(e.values, 150_000);
+    // The documented guarantee, ε + ½ ulp, at the largest magnitude (which has the largest ulp).
+    let top = original.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let half_ulp = (f64::from_bits(top.to_bits() + 1) - top) / 2.0;
+    assert!(e.max_abs_error <= epsilon + half_ulp && e.rmse < e.max_abs_error);
+    assert!(e.ratio > 20.0, "{e:?}");
+    // The learned neighbours against the fixed ones, same quantiser and coder: smaller.
+    let lorenzo = &e.baselines[1];
+    assert!(lorenzo.name.starts_with("Lorenzo"));
+    assert!(lorenzo.ratio_to_file > 1.1, "{e:?}");
+
+    let report = dir.path().join("report");
+    let run = baler(&[
+        "evaluate",
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("guarantee checked: every value within"));
+    for map in [
+        "field_original.png",
+        "field_error.png",
+        "field_relative_error.png",
+    ] {
+        assert!(
+            std::fs::metadata(report.join(map)).unwrap().len() > 1000,
+            "{map}"
+        );
+    }
+}
