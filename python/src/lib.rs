@@ -92,19 +92,12 @@ fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batche
                 path: path.to_owned(),
                 source: Box::new(source),
             })?;
-        let schema = batch.schema();
-        let projection = columns
-            .map(|names| indices(path, &schema, &names))
-            .transpose()?;
-        let schema = match &projection {
-            Some(p) => std::sync::Arc::new(schema.project(p)?),
-            None => schema,
-        };
-        return Ok(Batches {
-            schema,
-            inner: Box::new(std::iter::once(Ok(batch))),
-            projection,
-        });
+        return projected(
+            path,
+            batch.schema(),
+            Box::new(std::iter::once(Ok(batch))),
+            columns,
+        );
     }
     let compressed = path.is_file() && decode::is_compressed(path)?;
     if compressed {
@@ -126,6 +119,16 @@ fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batche
         let rows = TableRows::open("", path)?;
         (rows.schema.clone(), Box::new(rows))
     };
+    projected(path, schema, inner, columns)
+}
+
+/// Batches of `schema` from `inner`, projected to `columns` (all when `None`).
+fn projected(
+    path: &Path,
+    schema: SchemaRef,
+    inner: Box<dyn Iterator<Item = baler_arrow::Result<RecordBatch>> + Send>,
+    columns: Option<Vec<String>>,
+) -> baler_arrow::Result<Batches> {
     let projection = columns
         .map(|names| indices(path, &schema, &names))
         .transpose()?;
