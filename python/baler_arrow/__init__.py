@@ -137,8 +137,9 @@ class Table:
         ctx.sql("SELECT avg(pt) FROM jets WHERE eta > 2")
 
     Queries decode on the fly, in Rust, block by block over the session's partitions, and only
-    the columns they read. Filters are applied by DataFusion above the scan (none is pushed into
-    it). Checks at construction that datafusion-python has the major version this build speaks.
+    the columns they read; filters cross into the table to skip blocks whose decoded statistics
+    rule them out (DataFusion still applies them to the rows). Checks at construction that
+    datafusion-python has the major version this build speaks.
     """
 
     def __init__(self, path: PathLike):
@@ -147,6 +148,11 @@ class Table:
 
     def __datafusion_table_provider__(self, session):
         return self._native.__datafusion_table_provider__(session)
+
+    @property
+    def blocks_decoded(self) -> int:
+        """Blocks whose model columns queries on this table have decoded so far."""
+        return self._native.blocks_decoded
 
     def __repr__(self) -> str:
         return repr(self._native)

@@ -4,8 +4,9 @@
 //! `__datafusion_table_provider__(session)` returns a PyCapsule holding an
 //! [`FFI_TableProvider`]. The provider is the command line's own ([`CompressedTable`]): blocks
 //! spread over the session's partitions, each decoding only the columns the query reads.
-//! Filters are not pushed across the boundary (the table has no exact filter of its own, so
-//! DataFusion applies them above the scan, as for the command line).
+//! Filters cross the boundary as inexact: the table uses them to skip blocks whose decoded
+//! statistics rule them out, and DataFusion still applies them to the rows, as for the command
+//! line.
 //!
 //! The FFI structs are stable within one DataFusion major version only; the Python side checks
 //! datafusion-python's major against [`DATAFUSION_MAJOR`] before it hands a table over.
@@ -61,8 +62,15 @@ impl Table {
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let codec = logical_codec(session)?;
         let provider =
-            FFI_TableProvider::new_with_ffi_codec(self.provider.clone(), false, None, codec);
+            FFI_TableProvider::new_with_ffi_codec(self.provider.clone(), true, None, codec);
         PyCapsule::new_with_value(py, provider, c"datafusion_table_provider")
+    }
+
+    /// How many blocks have had model columns decoded by queries on this table so far (blocks
+    /// that filters rule out by their statistics are not).
+    #[getter]
+    fn blocks_decoded(&self) -> u64 {
+        self.provider.decodes()
     }
 
     fn __repr__(&self) -> String {

@@ -252,3 +252,22 @@ def test_a_cfd_field_compresses_reads_and_decompresses_with_numpy_shape_and_type
     with pytest.raises(BalerError, match="not shape"):
         np.save(tmp_path / "line.npy", np.zeros(10))
         baler_arrow.compress(tmp_path / "line.npy", tmp_path / "line.baler.parquet")
+
+
+def test_filters_cross_into_the_table_and_skip_blocks_their_statistics_rule_out(tmp_path):
+    datafusion = pytest.importorskip("datafusion")
+    compressed = tmp_path / "jets.baler.parquet"
+    baler_arrow.compress(generated_jets(tmp_path / "jets.parquet", 60_000, 11), compressed, error_bound="all=1e-3rel")
+    blocks = pq.ParquetFile(compressed).metadata.num_row_groups
+    assert blocks >= 2
+    table = baler_arrow.Table(compressed)
+    ctx = datafusion.SessionContext()
+    ctx.register_table("jets", table)
+    query = "SELECT count(*) AS n, sum(pt) AS s FROM jets WHERE event < 100"
+    got = ctx.sql(query).to_arrow_table().to_pylist()[0]
+    want = cli_sql(query, "jets", compressed)[0]
+    assert got["n"] == want["n"] > 0
+    assert got["s"] == pytest.approx(want["s"], rel=1e-12)
+    assert table.blocks_decoded == 1, "events below 100 sit in the first block only"
+    ctx.sql("SELECT sum(pt) FROM jets").to_arrow_table()
+    assert table.blocks_decoded == 1 + blocks

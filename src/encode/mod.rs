@@ -111,6 +111,7 @@ pub fn write(
             let events = event.and_then(|i| event_range(batch, i));
             blocks
                 .write(&block.bytes, batch.num_rows(), events)
+                .and_then(|()| blocks.record_stats(&block.decoded))
                 .map_err(compress_err(output))?;
             lossless.write(batch).map_err(parquet_err)?;
             measure(&mut metrics, &model_columns, batch, &block.decoded)?;

@@ -313,3 +313,55 @@ fn a_projection_decodes_to_the_same_bits_as_the_whole_block() {
         }
     });
 }
+
+#[test]
+fn blocks_whose_decoded_statistics_rule_a_filter_out_are_not_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    files(dir.path());
+    let restored = crate::common::read_parquet(&dir.path().join("jets.restored.parquet"));
+    let pt = restored
+        .column_by_name("pt")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::Float32Array>()
+        .unwrap();
+    let top = arrow::compute::max(pt).unwrap();
+    runtime().block_on(async {
+        let ctx = context();
+        let func = register_compressed(&ctx, "jets", &dir.path().join("jets.baler.parquet"))
+            .await
+            .unwrap();
+        let plain = context();
+        plain
+            .register_parquet(
+                "jets",
+                dir.path().join("jets.restored.parquet").to_str().unwrap(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .unwrap();
+        let blocks = ROWS.div_ceil(BLOCK_ROWS as u64);
+        assert!(blocks >= 3);
+
+        // The events of the first block only: the other blocks are not even read.
+        let sql = "SELECT count(*), avg(pt) FROM jets WHERE event < 100";
+        assert_eq!(query(&ctx, sql).await, query(&plain, sql).await);
+        assert_eq!(func.decodes(), 1, "one block holds events below 100");
+
+        // The largest decoded pt lies in one block; the others' maxima rule them out.
+        let sql = format!("SELECT count(*), min(pt) FROM jets WHERE pt >= CAST({top} AS FLOAT)");
+        let answer = query(&ctx, &sql).await;
+        assert_eq!(answer, query(&plain, &sql).await);
+        assert!(answer.contains(&format!("| {top}")), "{answer}");
+        assert_eq!(
+            func.decodes(),
+            2,
+            "only the block with the largest pt is decoded"
+        );
+
+        // A filter statistics cannot decide decodes every block, and still answers right.
+        let sql = "SELECT count(*), sum(pt) FROM jets WHERE eta > 2";
+        assert_eq!(query(&ctx, sql).await, query(&plain, sql).await);
+        assert_eq!(func.decodes(), 2 + blocks);
+    });
+}

@@ -28,6 +28,7 @@ use crate::format::{
     DATA_COLUMN, EVENT_MAX_COLUMN, EVENT_MIN_COLUMN, Footer, MODEL_KEY, ROWS_COLUMN,
     referenced_footer,
 };
+use crate::stats::{BlockStats, STATS_KEY};
 
 /// One block of a file: its row group, its rows and, when the table has an event index, the
 /// range of it.
@@ -86,6 +87,8 @@ pub struct BlockWriter<W: Write + Send> {
     writer: ArrowWriter<W>,
     schema: SchemaRef,
     events: bool,
+    blocks: usize,
+    stats: Option<BlockStats>,
 }
 
 impl<W: Write + Send> BlockWriter<W> {
@@ -106,6 +109,8 @@ impl<W: Write + Send> BlockWriter<W> {
             writer,
             schema,
             events,
+            blocks: 0,
+            stats: None,
         })
     }
 
@@ -126,14 +131,38 @@ impl<W: Write + Send> BlockWriter<W> {
         self.writer
             .write(&RecordBatch::try_new(self.schema.clone(), columns)?)?;
         self.writer.flush()?;
+        self.blocks += 1;
         Ok(())
     }
 
-    /// Writes the footer; returns the file's metadata.
+    /// Records the statistics of the block just written, from what decoding it gives (the
+    /// original columns). Written in the footer only when every block has them.
+    ///
+    /// # Errors
+    /// Arrow errors, and [`Error::MissingColumn`] for a batch without a column of the first.
+    pub fn record_stats(&mut self, decoded: &RecordBatch) -> Result<()> {
+        let stats = self
+            .stats
+            .get_or_insert_with(|| BlockStats::new(&decoded.schema()));
+        stats.add(decoded)
+    }
+
+    /// Writes the footer (with the block statistics when every block has them); returns the
+    /// file's metadata.
     ///
     /// # Errors
     /// Parquet errors.
-    pub fn finish(self) -> Result<ParquetMetaData> {
+    pub fn finish(mut self) -> Result<ParquetMetaData> {
+        if let Some(stats) = self.stats.take()
+            && stats.check(self.blocks).is_ok()
+        {
+            let json = serde_json::to_string(&stats).map_err(|e| Error::Damaged {
+                key: STATS_KEY.into(),
+                message: e.to_string(),
+            })?;
+            self.writer
+                .append_key_value_metadata(KeyValue::new(STATS_KEY.to_owned(), json));
+        }
         Ok(self.writer.close()?)
     }
 }
@@ -145,6 +174,8 @@ pub struct CompressedFile {
     pub codec: Arc<Codec>,
     pub footer: Arc<Footer>,
     pub blocks: Vec<BlockInfo>,
+    /// The decoded columns' per-block minima and maxima, when the file has them.
+    pub stats: Option<Arc<BlockStats>>,
     metadata: ArrowReaderMetadata,
 }
 
@@ -219,12 +250,19 @@ impl CompressedFile {
                 blocks.len()
             )));
         }
+        // Statistics that do not fit the blocks are not used (the file still decodes).
+        let stats = kv
+            .get(STATS_KEY)
+            .and_then(|json| serde_json::from_str::<BlockStats>(json).ok())
+            .filter(|s| s.check(blocks.len()).is_ok())
+            .map(Arc::new);
         Ok(Self {
             path: path.to_owned(),
             codec: Arc::new(codec),
             footer: Arc::new(footer),
             blocks,
             metadata,
+            stats,
         })
     }
 

@@ -33,6 +33,7 @@ pub mod format;
 pub mod normalise;
 pub mod predictor;
 pub mod quantise;
+pub mod stats;
 pub mod stream;
 pub mod table;
 

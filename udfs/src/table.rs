@@ -5,20 +5,32 @@
 //! stored blocks as `<name>_stored`, and the model's [`DecodeFunc`] (which decodes the stored
 //! blocks in SQL). Scanning `<name>` reads the blocks directly, spread over DataFusion's
 //! partitions, and decodes in each block only what the query reads: no model column is decoded
-//! for a query on pass-through columns alone.
+//! for a query on pass-through columns alone. Blocks whose decoded columns' statistics
+//! ([`crate::stats`]) prove a filter false are skipped without being read.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::{Array, ArrayRef, BooleanArray, UInt64Array, new_null_array};
 use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result as DFResult, TableReference, exec_datafusion_err, internal_err};
+use datafusion::common::{
+    Column, DFSchema, Result as DFResult, ScalarValue, TableReference, exec_datafusion_err,
+    internal_err,
+};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::{Expr, ScalarUDF, TableType};
-use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::execution::context::ExecutionProps;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, ScalarUDF, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::{
+    EquivalenceProperties, Partitioning, PhysicalExpr, create_physical_expr,
+};
+use datafusion::physical_optimizer::pruning::{PruningPredicateBuilder, PruningStatistics};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -150,6 +162,11 @@ impl CompressedTable {
             func,
         })
     }
+
+    /// How many blocks have had model columns decoded through this table so far.
+    pub fn decodes(&self) -> u64 {
+        self.func.decodes()
+    }
 }
 
 #[async_trait]
@@ -162,21 +179,36 @@ impl TableProvider for CompressedTable {
         TableType::Base
     }
 
+    /// Every filter may skip blocks (by the decoded columns' statistics), none is exact:
+    /// DataFusion still applies each to the rows.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DFResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         _limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let projection: Vec<usize> = projection
             .cloned()
             .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
-        let blocks: Vec<(usize, usize)> = self
+        let all: Vec<(usize, usize)> = self
             .files
             .iter()
             .enumerate()
             .flat_map(|(f, file)| (0..file.blocks.len()).map(move |b| (f, b)))
+            .collect();
+        let keep = self.may_match(filters, all.len());
+        let blocks: Vec<(usize, usize)> = all
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(b, k)| k.then_some(b))
             .collect();
         let partitions = state
             .config()
@@ -194,6 +226,101 @@ impl TableProvider for CompressedTable {
             parts,
             schema,
         )))
+    }
+}
+
+impl CompressedTable {
+    /// For each block of every file, in order, whether it may hold rows that pass `filters`:
+    /// `false` only where the decoded columns' statistics prove that none does. Filters that
+    /// cannot be used for pruning keep every block.
+    fn may_match(&self, filters: &[Expr], blocks: usize) -> Vec<bool> {
+        let all = vec![true; blocks];
+        let Some(predicate) = conjunction(filters.iter().cloned()) else {
+            return all;
+        };
+        let pruned = (|| -> DFResult<Vec<bool>> {
+            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+            // Planned here, not by the session: a session across the FFI boundary hands back
+            // an opaque expression that pruning cannot read.
+            let physical = create_physical_expr(
+                &predicate,
+                &df_schema,
+                &ExecutionProps::new(),
+                &PhysicalPlanningContext::default(),
+            )?;
+            let pruning = PruningPredicateBuilder::new()
+                .with_file_schema(self.schema.clone())
+                .try_build(physical)?;
+            pruning.prune(&Containers { table: self })
+        })();
+        match pruned {
+            Ok(keep) if keep.len() == blocks => keep,
+            _ => all,
+        }
+    }
+}
+
+/// The blocks of a table's files, one container each, for pruning.
+struct Containers<'a> {
+    table: &'a CompressedTable,
+}
+
+impl Containers<'_> {
+    /// One array over every block: each file's statistics of `column`, or nulls.
+    fn values(&self, column: &Column, max: bool) -> Option<ArrayRef> {
+        let dt = self
+            .table
+            .schema
+            .field_with_name(column.name())
+            .ok()?
+            .data_type()
+            .clone();
+        let parts: Vec<ArrayRef> = self
+            .table
+            .files
+            .iter()
+            .map(|f| {
+                f.stats
+                    .as_ref()
+                    .and_then(|s| s.arrays(column.name(), &dt))
+                    .map(|(lo, hi)| if max { hi } else { lo })
+                    .unwrap_or_else(|| new_null_array(&dt, f.blocks.len()))
+            })
+            .collect();
+        let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+        arrow::compute::concat(&refs).ok()
+    }
+}
+
+impl PruningStatistics for Containers<'_> {
+    fn min_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.values(column, false)
+    }
+
+    fn max_values(&self, column: &Column) -> Option<ArrayRef> {
+        self.values(column, true)
+    }
+
+    fn num_containers(&self) -> usize {
+        self.table.files.iter().map(|f| f.blocks.len()).sum()
+    }
+
+    fn null_counts(&self, _column: &Column) -> Option<ArrayRef> {
+        None
+    }
+
+    fn row_counts(&self) -> Option<ArrayRef> {
+        let rows: Vec<u64> = self
+            .table
+            .files
+            .iter()
+            .flat_map(|f| f.blocks.iter().map(|b| b.rows))
+            .collect();
+        Some(Arc::new(UInt64Array::from(rows)))
+    }
+
+    fn contained(&self, _column: &Column, _values: &HashSet<ScalarValue>) -> Option<BooleanArray> {
+        None
     }
 }
 
