@@ -147,13 +147,16 @@ impl<W: Write + Send> BlockWriter<W> {
         stats.add(decoded)
     }
 
-    /// Writes the footer (with the block statistics when every block has them); returns the
-    /// file's metadata.
+    /// Writes the footer (with the block statistics when there is more than one block and
+    /// every block has them); returns the file's metadata.
     ///
     /// # Errors
     /// Parquet errors.
     pub fn finish(mut self) -> Result<ParquetMetaData> {
+        // One block has nothing to skip within the file, and small files should not pay for
+        // statistics (about 40 bytes per column).
         if let Some(stats) = self.stats.take()
+            && self.blocks > 1
             && stats.check(self.blocks).is_ok()
         {
             let json = serde_json::to_string(&stats).map_err(|e| Error::Damaged {
