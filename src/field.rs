@@ -518,14 +518,18 @@ pub fn open(path: &Path) -> Result<FieldFile> {
 /// # Errors
 /// [`Error::Codec`] naming the file (and the damaged block).
 pub fn decode(path: &Path) -> Result<Array> {
-    let file = open(path)?;
+    decode_file(&open(path)?)
+}
+
+/// The decoded field of an opened field file.
+fn decode_file(file: &FieldFile) -> Result<Array> {
     let values = file.decode().map_err(|source| Error::Codec {
-        path: path.to_owned(),
+        path: file.path.clone(),
         source: Box::new(source),
     })?;
     Ok(Array {
-        name: file.header.name,
-        shape: file.header.shape,
+        name: file.header.name.clone(),
+        shape: file.header.shape.clone(),
         dtype: file.header.dtype,
         values,
     })
@@ -575,7 +579,13 @@ pub struct FieldCheck {
 pub fn verify(original: &Path, compressed: &Path) -> Result<FieldCheck> {
     let x = read(original)?;
     let file = open(compressed)?;
-    let y = decode(compressed)?;
+    let y = decode_file(&file)?;
+    check(&file, &x, &y)
+}
+
+/// Checks the decoded field `y` of `file` against the original `x` (see [`verify`]).
+fn check(file: &FieldFile, x: &Array, y: &Array) -> Result<FieldCheck> {
+    let compressed = file.path.as_path();
     let fail = |message: String| Error::Verify {
         path: compressed.to_owned(),
         message,
@@ -671,10 +681,10 @@ fn lorenzo(frames: usize) -> Stencil {
 /// # Errors
 /// As [`verify`] and [`decode`].
 pub fn evaluate(original: &Path, compressed: &Path) -> Result<(FieldEvaluation, Array, Array)> {
-    verify(original, compressed)?;
     let x = read(original)?;
-    let y = decode(compressed)?;
     let file = open(compressed)?;
+    let y = decode_file(&file)?;
+    check(&file, &x, &y)?;
     let dims = Dims::of(&x.shape).map_err(|e| field_err(original, e.to_string()))?;
     let n = x.values.len();
     let (mut sq, mut max_abs, mut max_rel) = (0.0f64, 0.0f64, 0.0f64);

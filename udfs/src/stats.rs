@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, UInt64Array};
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::{ArrowNumericType, DataType, Float64Type, Int64Type, Schema, UInt64Type};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -49,54 +49,39 @@ fn kind(dt: &DataType) -> Option<Kind> {
     }
 }
 
+/// The smallest and largest non-null value of `array` read as `T`.
+fn extremes<T: ArrowNumericType>(
+    array: &ArrayRef,
+    dt: &DataType,
+) -> Result<Option<(T::Native, T::Native)>> {
+    let v = cast(array, dt)?;
+    let v = v.as_primitive::<T>();
+    Ok(arrow::compute::min(v).zip(arrow::compute::max(v)))
+}
+
 /// The (min, max) of one column of one block as JSON numbers, or nulls.
 fn range(array: &ArrayRef) -> Result<(Value, Value)> {
     let none = (Value::Null, Value::Null);
     Ok(match kind(array.data_type()) {
         Some(Kind::Float) => {
+            // A NaN compares with nothing: no statistics rather than ones a filter misreads.
             let v = cast(array, &DataType::Float64)?;
-            let v = v
-                .as_any()
-                .downcast_ref::<Float64Array>()
-                .expect("cast to f64");
-            if v.iter().flatten().any(f64::is_nan) {
+            if v.as_primitive::<Float64Type>()
+                .iter()
+                .flatten()
+                .any(f64::is_nan)
+            {
                 return Ok(none);
             }
-            let lo = v
-                .iter()
-                .flatten()
-                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.min(x))));
-            let hi = v
-                .iter()
-                .flatten()
-                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-            match (lo, hi) {
-                (Some(lo), Some(hi)) if lo.is_finite() && hi.is_finite() => (lo.into(), hi.into()),
+            match extremes::<Float64Type>(&v, &DataType::Float64)? {
+                Some((lo, hi)) if lo.is_finite() && hi.is_finite() => (lo.into(), hi.into()),
                 _ => none,
             }
         }
-        Some(Kind::Signed) => {
-            let v = cast(array, &DataType::Int64)?;
-            let v = v
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .expect("cast to i64");
-            match (arrow::compute::min(v), arrow::compute::max(v)) {
-                (Some(lo), Some(hi)) => (lo.into(), hi.into()),
-                _ => none,
-            }
-        }
-        Some(Kind::Unsigned) => {
-            let v = cast(array, &DataType::UInt64)?;
-            let v = v
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .expect("cast to u64");
-            match (arrow::compute::min(v), arrow::compute::max(v)) {
-                (Some(lo), Some(hi)) => (lo.into(), hi.into()),
-                _ => none,
-            }
-        }
+        Some(Kind::Signed) => extremes::<Int64Type>(array, &DataType::Int64)?
+            .map_or(none, |(lo, hi)| (lo.into(), hi.into())),
+        Some(Kind::Unsigned) => extremes::<UInt64Type>(array, &DataType::UInt64)?
+            .map_or(none, |(lo, hi)| (lo.into(), hi.into())),
         None => none,
     })
 }
