@@ -47,6 +47,12 @@ pub fn is_numpy(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npy") || e.eq_ignore_ascii_case("npz"))
 }
 
+/// Whether `path` is a field file (a Parquet file with a field header); anything unreadable
+/// is not, and is left to the other readers to report.
+pub fn is_field_file(path: &Path) -> bool {
+    path.is_file() && baler_udfs::field::is_field(path).unwrap_or(false)
+}
+
 fn field_err(path: &Path, message: impl Into<String>) -> Error {
     Error::Field {
         path: path.to_owned(),

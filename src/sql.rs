@@ -58,7 +58,7 @@ pub async fn register(ctx: &SessionContext, name: &str, path: &Path) -> Result<b
             ),
         });
     }
-    if path.is_file() && baler_udfs::field::is_field(path).unwrap_or(false) {
+    if crate::field::is_field_file(path) {
         // A field decodes whole (fields are small next to tables): one row per value.
         let batch = baler_udfs::field::FieldFile::open(path)
             .and_then(|f| f.to_batch())

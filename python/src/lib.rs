@@ -85,7 +85,7 @@ fn indices(path: &Path, schema: &SchemaRef, names: &[String]) -> baler_arrow::Re
 /// The batches of a compressed or plain Parquet file, or of a dataset folder in the per-event
 /// layout. A compressed file decodes only the asked columns and those their predictions use.
 fn open(path: &Path, columns: Option<Vec<String>>) -> baler_arrow::Result<Batches> {
-    if path.is_file() && baler_udfs::field::is_field(path).unwrap_or(false) {
+    if field::is_field_file(path) {
         let batch = field::open(path)?
             .to_batch()
             .map_err(|source| baler_arrow::Error::Codec {
@@ -229,7 +229,7 @@ fn decompress(
     }
     let json = py.detach(|| -> baler_arrow::Result<String> {
         let progress = NoProgress;
-        Ok(if input.is_file() && baler_udfs::field::is_field(&input).unwrap_or(false) {
+        Ok(if field::is_field_file(&input) {
             let array = field::decompress(&input, &output, force)?;
             serde_json::to_string(&serde_json::json!({
                 "output": output, "name": array.name, "shape": array.shape, "dtype": array.dtype,
@@ -251,7 +251,7 @@ fn decompress(
 /// their storage and bounds).
 #[pyfunction]
 fn inspect(path: std::path::PathBuf) -> PyResult<String> {
-    if path.is_file() && baler_udfs::field::is_field(&path).unwrap_or(false) {
+    if field::is_field_file(&path) {
         let file = field::open(&path).map_err(py_err)?;
         return Ok(serde_json::json!({
             "path": path,

@@ -206,7 +206,7 @@ fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
     if args.input.is_dir() {
         return super::dataset::decompress(args, quiet);
     }
-    if baler_udfs::field::is_field(&args.input).unwrap_or(false) {
+    if baler_arrow::field::is_field_file(&args.input) {
         return super::field::decompress(args);
     }
     if args.layout == LayoutArg::Events {
@@ -344,7 +344,7 @@ fn run_inspect(args: &InspectArgs) -> Result<()> {
     if input.is_dir() {
         return super::dataset::inspect(input);
     }
-    if baler_udfs::field::is_field(input).unwrap_or(false) {
+    if baler_arrow::field::is_field_file(input) {
         return super::field::inspect(input);
     }
     let mut inspection = ingest::inspect(input, &ReadOptions::from(&args.input))
