@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, ListArray, RecordBatch, RecordBatchReader, UInt32Array,
+    Array, ArrayRef, AsArray, FixedSizeListArray, ListArray, RecordBatch, RecordBatchReader,
+    UInt32Array,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
@@ -537,7 +538,30 @@ struct Member {
 /// One place of the event layout's schema.
 enum Slot {
     Events(usize),
-    List { member: usize, column: usize },
+    /// A fixed-size array branch `x`, from the events table's columns `x[0]` … `x[n-1]`,
+    /// which start at this index.
+    Fixed {
+        first: usize,
+        n: usize,
+    },
+    List {
+        member: usize,
+        column: usize,
+    },
+}
+
+/// The fixed-size array the events table's columns from `first` on hold, as a flat read
+/// writes it (`x[0]`, `x[1]`, … of one type): its name and length, if they do.
+fn fixed_array(schema: &Schema, first: usize) -> Option<(String, usize)> {
+    let fields = schema.fields();
+    let base = fields[first].name().strip_suffix("[0]")?;
+    let ty = fields[first].data_type();
+    let n = fields[first..]
+        .iter()
+        .enumerate()
+        .take_while(|(i, f)| f.name() == &format!("{base}[{i}]") && f.data_type() == ty)
+        .count();
+    Some((base.to_owned(), n))
 }
 
 /// The NanoAOD layout: one row per event, each collection's fields as list columns
@@ -587,7 +611,22 @@ impl EventBatches {
         }
         let mut slots = Vec::new();
         let mut fields = Vec::new();
+        let mut next = 0;
         for (i, f) in events.schema.fields().iter().enumerate() {
+            if i < next {
+                continue; // an element of the fixed-size array placed before
+            }
+            if let Some((name, n)) = fixed_array(&events.schema, i) {
+                let item = Arc::new(Field::new("item", f.data_type().clone(), false));
+                fields.push(Field::new(
+                    name,
+                    DataType::FixedSizeList(item, n as i32),
+                    false,
+                ));
+                slots.push(Slot::Fixed { first: i, n });
+                next = i + n;
+                continue;
+            }
             slots.push(Slot::Events(i));
             fields.push(f.as_ref().clone());
             for (m, member) in members.iter().enumerate().filter(|(_, m)| m.counter == i) {
@@ -667,6 +706,20 @@ impl EventBatches {
             .iter()
             .map(|slot| match *slot {
                 Slot::Events(i) => Ok(events.column(i).clone()),
+                Slot::Fixed { first, n } => {
+                    let elements: Vec<&dyn Array> = (first..first + n)
+                        .map(|c| events.column(c).as_ref())
+                        .collect();
+                    let order: Vec<(usize, usize)> = (0..events.num_rows())
+                        .flat_map(|row| (0..n).map(move |e| (e, row)))
+                        .collect();
+                    let values = arrow::compute::interleave(&elements, &order)?;
+                    let item = Arc::new(Field::new("item", values.data_type().clone(), false));
+                    Ok(
+                        Arc::new(FixedSizeListArray::try_new(item, n as i32, values, None)?)
+                            as ArrayRef,
+                    )
+                }
                 Slot::List { member, column } => {
                     let (offsets, rows) = &elements[member];
                     let values = rows.column(column).clone();

@@ -3,7 +3,10 @@
 
     python3 tests/events_reference.py IN.root EVENTS.parquet [--tree TREE] [--rel EPS]
 
-Every column of the Parquet file must be a branch of the tree of the same name. uproot reads
+Every column of the Parquet file must be a branch of the tree of the same name (or element `i`
+of a fixed-size array branch `x`, as `x[i]`; or the counter `nX` of a collection of std::vector
+branches `X_*`, which must equal the lengths in the tree of the list columns that follow it).
+uproot reads
 the branch (awkward arrays), awkward reads the Parquet file (`ak.from_parquet`, as HEP tools
 do), and they are compared entry by entry: the jagged structure (`ak.num`) exactly; integer
 and boolean values exactly; float values within EPS relative (|rec - x| <= EPS * |x|, in
@@ -30,6 +33,36 @@ def fail(msg):
     sys.exit(1)
 
 
+def reference(tree, events, name):
+    """What column `name` must hold: the branch of that name; element `i` of fixed-size array
+    branch `x` for `x[i]`; or for a counter `nX` that the tree lacks (a collection of
+    std::vector branches `X_*`), the length of every list column `X_*` of the file, which must
+    agree with each other (each of them is checked against its branch too)."""
+    if name in tree:
+        return tree[name].array(library="ak")
+    if name.endswith("]") and "[" in name:
+        branch, index = name[:-1].split("[", 1)
+        if branch in tree and index.isdigit():
+            array = tree[branch].array(library="np")
+            if array.ndim == 2 and int(index) < array.shape[1]:
+                return ak.Array(np.ascontiguousarray(array[:, int(index)]))
+    if name.startswith("n"):
+        # The event layout puts a collection's list columns right after its counter.
+        collection = name[1:]
+        after = events.fields[events.fields.index(name) + 1 :]
+        lists = []
+        for f in after:
+            if events[f].ndim == 1:
+                break
+            lists.append(f)
+        if lists and all(f in tree and (f == collection or f.startswith(collection + "_")) for f in lists):
+            counts = [ak.num(tree[f].array(library="ak")) for f in lists]
+            if any(not ak.all(c == counts[0]) for c in counts):
+                fail(f"`{name}`: the branches {lists} disagree on their lengths")
+            return ak.values_astype(counts[0], np.uint32)
+    fail(f"column `{name}` is not a branch of the tree")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("root")
@@ -50,9 +83,7 @@ def main():
     compared = 0
     values = 0
     for name in events.fields:
-        if name not in tree:
-            fail(f"column `{name}` is not a branch of the tree")
-        original = tree[name].array(library="ak")
+        original = reference(tree, events, name)
         decoded = events[name]
         jagged = original.ndim > 1
         if jagged != (decoded.ndim > 1):

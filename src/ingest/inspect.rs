@@ -17,7 +17,7 @@ pub struct TableSummary {
     pub entries: u64,
     /// Each branch or column with its type as the file names it.
     pub columns: Vec<(String, String)>,
-    /// Collections found: name, counter branch and number of member branches.
+    /// Collections found: name, what counts it ("counter `nJet`") and number of member branches.
     pub collections: Vec<(String, String, usize)>,
     /// For a baler-compressed Parquet file: what it stores, or why it cannot be decoded.
     pub compressed: Option<String>,
@@ -83,7 +83,10 @@ fn root_tables(path: &Path) -> Result<Vec<TableSummary>> {
                 collections: tree
                     .collections()
                     .into_iter()
-                    .map(|c| (c.name, c.counter, c.members.len()))
+                    .map(|c| {
+                        let label = c.counter_label();
+                        (c.name, label, c.members.len())
+                    })
                     .collect(),
                 columns: tree
                     .branches
@@ -174,10 +177,7 @@ impl fmt::Display for Inspection {
                 writeln!(f, "    {c}")?;
             }
             for (name, counter, n) in &t.collections {
-                writeln!(
-                    f,
-                    "    collection `{name}`: counter `{counter}`, {n} arrays"
-                )?;
+                writeln!(f, "    collection `{name}`: {counter}, {n} arrays")?;
             }
             if self.show_columns {
                 for (name, ty) in &t.columns {

@@ -25,18 +25,22 @@ pub enum NumericType {
 }
 
 impl NumericType {
-    /// The type of a ROOT leaf, from oxyroot's C++ type name (`float`, `uint32_t`, …).
+    /// The type of a ROOT leaf or `std::vector` element, from its C++ type name (`float`,
+    /// `uint32_t`, `Int_t`, `unsigned int`, …; `long` is 64 bits, as on every platform ROOT
+    /// files are written on).
     pub fn from_root(name: &str) -> Option<Self> {
-        Some(match name {
+        Some(match name.trim() {
             "bool" | "Bool_t" => Self::Bool,
-            "int8_t" | "Char_t" => Self::Int8,
-            "uint8_t" | "UChar_t" => Self::UInt8,
-            "int16_t" | "Short_t" => Self::Int16,
-            "uint16_t" | "UShort_t" => Self::UInt16,
-            "int32_t" | "Int_t" => Self::Int32,
-            "uint32_t" | "UInt_t" => Self::UInt32,
-            "int64_t" | "Long64_t" => Self::Int64,
-            "uint64_t" | "ULong64_t" => Self::UInt64,
+            "int8_t" | "Char_t" | "char" | "signed char" => Self::Int8,
+            "uint8_t" | "UChar_t" | "unsigned char" => Self::UInt8,
+            "int16_t" | "Short_t" | "short" => Self::Int16,
+            "uint16_t" | "UShort_t" | "unsigned short" => Self::UInt16,
+            "int32_t" | "Int_t" | "int" => Self::Int32,
+            "uint32_t" | "UInt_t" | "unsigned int" | "unsigned" => Self::UInt32,
+            "int64_t" | "Long64_t" | "Long_t" | "long" | "long long" => Self::Int64,
+            "uint64_t" | "ULong64_t" | "ULong_t" | "unsigned long" | "unsigned long long" => {
+                Self::UInt64
+            }
             "float" | "Float_t" => Self::Float32,
             "double" | "Double_t" => Self::Float64,
             _ => return None,

@@ -385,3 +385,155 @@ fn bounds_can_name_a_table_and_win_over_those_that_do_not() {
     assert_eq!(bound("Muon", "eta"), "0.001abs");
     assert_eq!(bound("Muon", "pt"), "0.001abs");
 }
+
+#[test]
+fn the_std_vector_collections_of_a_real_atlas_tree_compress_and_round_trip_as_uproot_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = data("atlas_minitree_issue816.root");
+    let root_s = root.to_str().unwrap();
+    let compressed = dir.path().join("atlas.baler");
+    let events = dir.path().join("atlas.events.parquet");
+    let report = run_ok(&[
+        "compress",
+        root_s,
+        "--collection",
+        "all",
+        "--method",
+        "residual",
+        "-o",
+        compressed.to_str().unwrap(),
+        "-q",
+    ]);
+    // Five collections of `std::vector` branches, by name, and the event-level table (with
+    // each collection's counter, from the vectors' lengths).
+    for (table, rows) in [
+        ("offline_akt4_pf_NOSYS", 768),
+        ("trigger_akt4_pf", 1951),
+        ("offline_pv", 2977),
+        ("truth_vx", 114_500),
+        ("mcEventWeights", 2700),
+        ("events", 100),
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&format!("{table} ")) && l.contains(&format!(" {rows} "))),
+            "{table}: {report}"
+        );
+    }
+    let bytes: u64 = std::fs::read_dir(&compressed)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let root_bytes = std::fs::metadata(&root).unwrap().len();
+    assert!(bytes < root_bytes / 2, "{bytes} B against {root_bytes} B");
+
+    let out = run_ok(&[
+        "decompress",
+        compressed.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        events.to_str().unwrap(),
+        "--verify",
+        root_s,
+    ]);
+    assert!(out.contains("verified 6 tables"), "{out}");
+    let layout = crate::common::read_parquet(&events);
+    let schema = layout.schema();
+    for (column, list) in [
+        ("noffline_akt4_pf_NOSYS", false),
+        ("offline_akt4_pf_NOSYS_pt", true),
+        ("offline_akt4_pf_NOSYS_NNJvtPass", true),
+        ("mcEventWeights", true),
+        ("runNumber", false),
+    ] {
+        let field = schema.field_with_name(column).unwrap();
+        assert_eq!(
+            matches!(field.data_type(), arrow::datatypes::DataType::List(_)),
+            list,
+            "{column}"
+        );
+    }
+    // Every numeric branch (the 8 `vector<vector<…>>` are not), each within the bound.
+    if let Some((branches, values, missing)) =
+        events_reference(&root, &events, baler_arrow::options::DEFAULT_RELATIVE_BOUND)
+    {
+        assert_eq!(branches, 7 + 27 + 5);
+        assert!(values > 150_000, "{values}");
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+}
+
+#[test]
+fn vectors_named_alike_with_other_lengths_and_fixed_size_arrays_read_bit_for_bit_as_uproot_reads_them()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    // `rec_part_track_D0` and `rec_part_track_Z0` differ in length: two collections.
+    let root = data("vectors_issue172.root");
+    let listing = run_ok(&["inspect", root.to_str().unwrap()]);
+    for c in [
+        "`rec_part`",
+        "`rec_part_track`",
+        "`rec_part_track_Z0`",
+        "`rec_part_px`",
+    ] {
+        assert!(
+            listing.contains(&format!("collection {c}")),
+            "{c}: {listing}"
+        );
+    }
+    let events = dir.path().join("vectors.parquet");
+    let convert = |root: &Path, out: &Path, layout: &[&str]| {
+        let mut args = vec![
+            "convert",
+            root.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend(layout);
+        run_ok(&args)
+    };
+    convert(&root, &events, &["--layout", "events"]);
+    if let Some((branches, _, missing)) = events_reference(&root, &events, 0.0) {
+        assert_eq!(branches, 10 + 6);
+        assert!(missing.is_empty(), "{missing:?}");
+    }
+
+    // Fixed-size arrays are a column per element, `x[0]`, `x[1]`, … in a table; arrays counted
+    // by a branch named `n` alone are no collection and are named as dropped.
+    let root = data("sample_6.20.04_zlib.root");
+    let flat = dir.path().join("sample.parquet");
+    convert(&root, &flat, &["--flat"]);
+    let table = crate::common::read_parquet(&flat);
+    let schema = table.schema();
+    for (column, ty) in [
+        ("af8[0]", arrow::datatypes::DataType::Float64),
+        ("af8[2]", arrow::datatypes::DataType::Float64),
+        ("ab[1]", arrow::datatypes::DataType::Boolean),
+        ("au2[2]", arrow::datatypes::DataType::UInt16),
+    ] {
+        assert_eq!(
+            schema.field_with_name(column).unwrap().data_type(),
+            &ty,
+            "{column}"
+        );
+    }
+    assert!(schema.field_with_name("af8[3]").is_err());
+    // In the event layout they are fixed-size lists again (`ab: 3 * bool`, as uproot reads).
+    let events = dir.path().join("sample.events.parquet");
+    convert(&root, &events, &["--layout", "events"]);
+    let layout = crate::common::read_parquet(&events);
+    assert!(matches!(
+        layout.schema().field_with_name("af8").unwrap().data_type(),
+        arrow::datatypes::DataType::FixedSizeList(_, 3)
+    ));
+    if let Some((branches, _, missing)) = events_reference(&root, &events, 0.0) {
+        assert_eq!(branches, 12 + 11);
+        let counted = [
+            "Ab", "Ai1", "Au1", "Ai2", "Au2", "Ai4", "Au4", "Ai8", "Au8", "Af4", "Af8",
+        ];
+        assert_eq!(missing, counted);
+    }
+}

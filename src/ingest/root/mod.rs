@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, UInt32Array, UInt64Array};
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use oxyroot::{Branch, Named, RBuffer, ReaderTree, RootFile};
 
@@ -40,15 +40,37 @@ fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
+/// How a branch stores each entry's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// One value per entry.
+    Scalar,
+    /// A variable-length array counted by another branch (`float[nJet]`).
+    Counted,
+    /// A `std::vector` of numbers: each entry carries its own length.
+    Vector,
+    /// A fixed-size array of this many values per entry (`float[3]`).
+    Fixed(usize),
+}
+
 /// The description of one branch as the planner sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct BranchInfo {
     pub name: String,
     pub type_name: String,
-    /// `Some(t)` for a numeric scalar or a variable-length array of numbers.
+    /// The element type, for a branch of numbers in one of the [`Shape`]s.
     pub numeric: Option<NumericType>,
-    /// Variable-length (`float[]`, counted by another branch).
-    pub jagged: bool,
+    pub shape: Shape,
+    /// For a `std::vector` branch: after each stored basket, the entries and values so far
+    /// (from the baskets' sizes, nothing read), to tell vectors of different lengths apart.
+    pub value_ends: Vec<(u64, u64)>,
+}
+
+impl BranchInfo {
+    /// Variable-length: counted, or a `std::vector`.
+    pub fn jagged(&self) -> bool {
+        matches!(self.shape, Shape::Counted | Shape::Vector)
+    }
 }
 
 /// A tree's name, entry count and branches.
@@ -64,12 +86,18 @@ impl TreeInfo {
         self.branches.iter().find(|b| b.name == name)
     }
 
-    /// Collections: a flat integer counter `nX`/`NX` and at least one jagged `X_*` branch, or
-    /// a jagged branch `X` itself (NanoAOD's `nLHEPdfWeight` + `LHEPdfWeight`).
+    /// Collections: a flat integer counter `nX`/`NX` and at least one variable-length `X_*`
+    /// branch, or a variable-length branch `X` itself (NanoAOD's `nLHEPdfWeight` +
+    /// `LHEPdfWeight`); then the `std::vector` branches no counter claims, grouped by the name
+    /// before their last `_` (`jet_pt`, `jet_eta` are collection `jet`; a vector without `_` is
+    /// a collection of its own), whose lengths come from the vectors themselves.
     pub fn collections(&self) -> Vec<Collection> {
-        self.branches
+        let mut found: Vec<Collection> = self
+            .branches
             .iter()
-            .filter(|b| !b.jagged && b.numeric.is_some_and(|t| t != NumericType::Bool))
+            .filter(|b| {
+                b.shape == Shape::Scalar && b.numeric.is_some_and(|t| t != NumericType::Bool)
+            })
             .filter_map(|counter| {
                 let name = counter
                     .name
@@ -78,25 +106,121 @@ impl TreeInfo {
                 let members: Vec<_> = self
                     .branches
                     .iter()
-                    .filter(|b| b.jagged && super::is_member(&b.name, name))
+                    .filter(|b| b.jagged() && super::is_member(&b.name, name))
                     .map(|b| b.name.clone())
                     .collect();
                 (!name.is_empty() && !members.is_empty()).then(|| Collection {
                     name: name.to_owned(),
                     counter: counter.name.clone(),
+                    lengths_of: None,
                     members,
                 })
             })
-            .collect()
+            .collect();
+        let claimed: std::collections::HashSet<String> =
+            found.iter().flat_map(|c| c.members.clone()).collect();
+        let mut vectors: Vec<Collection> = Vec::new();
+        for b in self
+            .branches
+            .iter()
+            .filter(|b| b.shape == Shape::Vector && !claimed.contains(&b.name))
+        {
+            let name = vector_collection(&b.name);
+            match vectors.iter_mut().find(|c| c.name == name) {
+                Some(c) => c.members.push(b.name.clone()),
+                None => vectors.push(Collection {
+                    name: name.to_owned(),
+                    counter: format!("n{name}"),
+                    lengths_of: None,
+                    members: vec![b.name.clone()],
+                }),
+            }
+        }
+        // Vectors named alike whose lengths differ (as their baskets' sizes show) are not one
+        // collection: each such vector is a collection of its own, named as the branch.
+        let mut split = Vec::new();
+        for c in &mut vectors {
+            let first = c
+                .members
+                .iter()
+                .find_map(|m| self.branch(m).filter(|b| b.numeric.is_some()));
+            let Some(first) = first.cloned() else {
+                continue;
+            };
+            c.members.retain(|m| {
+                let b = self.branch(m).expect("a member is a branch");
+                let same = b.numeric.is_none() || same_lengths(&first.value_ends, &b.value_ends);
+                if !same {
+                    split.push(Collection {
+                        name: m.clone(),
+                        counter: format!("n{m}"),
+                        lengths_of: None,
+                        members: vec![m.clone()],
+                    });
+                }
+                same
+            });
+        }
+        vectors.extend(split);
+        for mut c in vectors {
+            // The first vector of numbers gives the lengths; one with none cannot be read.
+            let Some(first) = c
+                .members
+                .iter()
+                .find(|m| self.branch(m).is_some_and(|b| b.numeric.is_some()))
+            else {
+                continue;
+            };
+            if found.iter().any(|f| f.name == c.name) || self.branch(&c.counter).is_some() {
+                continue;
+            }
+            c.lengths_of = Some(first.clone());
+            found.push(c);
+        }
+        found
     }
+}
+
+/// Whether two `std::vector` branches can have the same lengths: as many values after every
+/// entry at which both end a basket.
+fn same_lengths(a: &[(u64, u64)], b: &[(u64, u64)]) -> bool {
+    a.iter().all(|(entry, values)| {
+        b.iter()
+            .find(|(e, _)| e == entry)
+            .is_none_or(|(_, v)| v == values)
+    })
+}
+
+/// The collection a `std::vector` branch belongs to: its name before the last `_`.
+fn vector_collection(branch: &str) -> &str {
+    branch
+        .rsplit_once('_')
+        .map(|(prefix, _)| prefix)
+        .filter(|p| !p.is_empty())
+        .unwrap_or(branch)
 }
 
 /// A jet-like collection: its name (`Jet`), counter branch (`nJet`) and member branches.
 #[derive(Debug, Clone)]
 pub(crate) struct Collection {
     pub name: String,
+    /// The counter: a branch of the tree, or for `std::vector` collections the column `nX`
+    /// that a flat read adds (from the lengths of [`Self::lengths_of`]).
     pub counter: String,
+    /// For a collection of `std::vector` branches: the member whose lengths count it.
+    pub lengths_of: Option<String>,
+    /// The variable-length branches of the collection.
     pub members: Vec<String>,
+}
+
+impl Collection {
+    /// What counts the collection's elements, as `inspect` shows it.
+    pub fn counter_label(&self) -> String {
+        match &self.lengths_of {
+            None => format!("counter `{}`", self.counter),
+            Some(first) => format!("std::vector lengths of `{first}`"),
+        }
+    }
 }
 
 /// A ROOT file opened for planning: its trees and the basket index.
@@ -171,12 +295,26 @@ impl RootInput {
     /// Reads a tree's description.
     pub fn tree_info(&mut self, name: &str) -> Result<TreeInfo> {
         let tree = self.tree(name)?;
-        let branches = guard(|| tree.branches().map(branch_info).collect()).map_err(|message| {
-            Error::Root {
+        let mut branches: Vec<BranchInfo> = guard(|| tree.branches().map(branch_info).collect())
+            .map_err(|message| Error::Root {
                 path: self.path.clone(),
                 message: format!("cannot list the branches of tree `{name}`: {message}"),
+            })?;
+        for b in branches.iter_mut().filter(|b| b.shape == Shape::Vector) {
+            let (Some(ty), Some(baskets)) = (
+                b.numeric,
+                self.baskets.get(&(name.to_owned(), b.name.clone())),
+            ) else {
+                continue;
+            };
+            let (mut entries, mut values) = (0, 0);
+            for k in baskets {
+                entries += k.entries;
+                values +=
+                    k.data_len().saturating_sub(k.entries * VECTOR_HEADER) / ty.width() as u64;
+                b.value_ends.push((entries, values));
             }
-        })?;
+        }
         Ok(TreeInfo {
             name: name.to_owned(),
             entries: tree.entries().max(0) as u64,
@@ -191,16 +329,38 @@ fn branch_info(branch: &Branch) -> BranchInfo {
     } else {
         branch.item_type_name()
     };
-    let (base, jagged) = match type_name.strip_suffix("[]") {
-        Some(base) => (base, true),
-        None => (type_name.as_str(), false),
-    };
+    let (numeric, shape) = leaf_shape(&type_name);
     BranchInfo {
         name: branch.name().to_owned(),
-        numeric: NumericType::from_root(base),
-        jagged,
+        numeric,
+        shape,
         type_name,
+        value_ends: Vec::new(),
     }
+}
+
+/// The element type and shape of a branch from its C++ type name: `float`, `float[]`
+/// (counted), `float[3]`, `vector<float>` / `std::vector<float>`. Anything else (objects,
+/// strings, nested vectors, multi-dimensional arrays) has no numeric type.
+fn leaf_shape(type_name: &str) -> (Option<NumericType>, Shape) {
+    let t = type_name.trim();
+    let t = t.strip_prefix("std::").unwrap_or(t);
+    if let Some(inner) = t.strip_prefix("vector<").and_then(|r| r.strip_suffix('>')) {
+        // An allocator (RVec's `vector<float,ROOT::Detail::VecOps::RAdoptAllocator<float>>`)
+        // does not change how the vector is stored.
+        let element = inner.split_once(',').map_or(inner, |(element, _)| element);
+        return (NumericType::from_root(element), Shape::Vector);
+    }
+    if let Some(base) = t.strip_suffix("[]") {
+        return (NumericType::from_root(base), Shape::Counted);
+    }
+    if let Some((base, dim)) = t.strip_suffix(']').and_then(|r| r.split_once('[')) {
+        return match dim.parse::<usize>() {
+            Ok(n) if n > 0 => (NumericType::from_root(base), Shape::Fixed(n)),
+            _ => (None, Shape::Scalar),
+        };
+    }
+    (NumericType::from_root(t), Shape::Scalar)
 }
 
 /// What [`plan`] decided to read: the output schema and where each column comes from.
@@ -212,15 +372,40 @@ pub(crate) struct RootPlan {
     pub rows: u64,
     counts: Option<Vec<u64>>,
     event: Option<BranchSource>,
+    /// Each source gives [`BranchSource::columns`] consecutive columns of the schema.
     columns: Vec<BranchSource>,
 }
+
+/// How a branch's baskets hold its values, and what the reader makes of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// Values back to back (scalars, counted and fixed-size arrays).
+    Plain,
+    /// `std::vector` entries as ROOT streams them: a 4-byte byte count (flag `0x40000000`), a
+    /// 2-byte class version, a 4-byte length, then the values.
+    Vector,
+    /// The lengths of a `std::vector` branch of `element`s, as `uint32` values: its
+    /// collection's counter.
+    VectorLengths { element: NumericType },
+}
+
+/// Bytes before the values of each `std::vector` entry.
+const VECTOR_HEADER: u64 = 10;
 
 /// Where a column's values are: the baskets of one branch.
 struct BranchSource {
     branch: String,
+    /// The type of the values read (for [`Encoding::VectorLengths`], `uint32`).
     ty: NumericType,
-    /// Baskets in entry order, with the range of values each holds.
-    baskets: Vec<(Range<u64>, Basket)>,
+    encoding: Encoding,
+    /// Values per row: the length of a fixed-size array, whose values become this many
+    /// columns (`x[0]`, `x[1]`, …); 1 otherwise.
+    columns: usize,
+    /// For [`Encoding::Vector`]: where each entry's values start (the counter's), to check
+    /// every entry's length against.
+    offsets: Option<Arc<Vec<u64>>>,
+    /// Baskets in entry order: the entries and the values each holds.
+    baskets: Vec<(Range<u64>, Range<u64>, Basket)>,
 }
 
 enum Basket {
@@ -271,7 +456,7 @@ fn choose_collection(path: &Path, tree: &TreeInfo, layout: &Layout) -> Result<Op
                 return Ok(Some(jet.clone()));
             }
             match found.as_slice() {
-                [] if tree.branches.iter().any(|b| b.jagged) => Err(err(
+                [] if tree.branches.iter().any(|b| b.shape == Shape::Counted) => Err(err(
                     "variable-length branches without a counter `nX` matching `X_*`; pass `--flat` to read the flat branches".into(),
                 )),
                 [] => Ok(None),
@@ -300,14 +485,19 @@ impl PlanContext<'_> {
 
     fn plan_collection(&mut self, collection: Collection) -> Result<RootPlan> {
         let entries = self.tree.entries;
-        let counter_info = self
-            .tree
-            .branch(&collection.counter)
-            .expect("counter is a branch");
-        let counter_ty = counter_info.numeric.expect("counter is numeric");
-        let counter = self.source(&collection.counter, counter_ty, Offsets::Entries)?;
+        let counter = match &collection.lengths_of {
+            None => {
+                let info = self
+                    .tree
+                    .branch(&collection.counter)
+                    .expect("counter is a branch");
+                let ty = info.numeric.expect("counter is numeric");
+                self.source(&collection.counter, ty, Encoding::Plain, Offsets::Entries)?
+            }
+            Some(first) => self.lengths_source(first)?,
+        };
         let counts = self.read_counts(counter, entries)?;
-        let offsets = cumulative(&counts);
+        let offsets = Arc::new(cumulative(&counts));
         let rows = *offsets.last().unwrap_or(&0);
 
         let event = self.event_source()?;
@@ -315,17 +505,33 @@ impl PlanContext<'_> {
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
         let prefix = format!("{}_", collection.name);
-        for b in self
-            .tree
-            .branches
-            .iter()
-            .filter(|b| super::is_member(&b.name, &collection.name))
-        {
+        let branches: Vec<&BranchInfo> = match collection.lengths_of {
+            // Every branch named like a member: those that are not arrays are named as dropped.
+            None => self
+                .tree
+                .branches
+                .iter()
+                .filter(|b| super::is_member(&b.name, &collection.name))
+                .collect(),
+            Some(_) => collection
+                .members
+                .iter()
+                .filter_map(|m| self.tree.branch(m))
+                .collect(),
+        };
+        for b in branches {
             // `Jet_pt` is column `pt` of `Jet`; an array named as its collection keeps its name.
             let name = b.name.strip_prefix(&prefix).unwrap_or(&b.name).to_owned();
-            match (b.numeric, b.jagged) {
+            let encoding = match b.shape {
+                Shape::Counted => Encoding::Plain,
+                _ => Encoding::Vector,
+            };
+            match (b.numeric, b.jagged()) {
                 (Some(ty), true) => {
-                    columns.push(self.source(&b.name, ty, Offsets::Table(&offsets))?);
+                    let mut source =
+                        self.source(&b.name, ty, encoding, Offsets::Table(&offsets))?;
+                    source.offsets = (encoding == Encoding::Vector).then(|| offsets.clone());
+                    columns.push(source);
                     fields.push(Field::new(name, ty.arrow(), false));
                 }
                 _ => dropped.push(DroppedColumn {
@@ -340,21 +546,56 @@ impl PlanContext<'_> {
         self.finish(fields, columns, dropped, event, Some(counts), rows)
     }
 
+    /// One row per entry: the scalar branches; each fixed-size array as one column per
+    /// element (`x[0]`, `x[1]`, …); and for each collection of `std::vector` branches its
+    /// counter `nX` (the vectors' lengths), so that the per-event layout can be rebuilt.
     fn plan_flat(&mut self) -> Result<RootPlan> {
         let entries = self.tree.entries;
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
         for b in &self.tree.branches {
-            match (b.numeric, b.jagged) {
-                (Some(ty), false) => {
-                    columns.push(self.source(&b.name, ty, Offsets::Entries)?);
+            match (b.numeric, b.shape) {
+                (Some(ty), Shape::Scalar) => {
+                    columns.push(self.source(&b.name, ty, Encoding::Plain, Offsets::Entries)?);
                     fields.push(Field::new(b.name.clone(), ty.arrow(), false));
                 }
-                _ => dropped.push(DroppedColumn {
+                (Some(ty), Shape::Fixed(n)) => {
+                    match self.source(&b.name, ty, Encoding::Plain, Offsets::Fixed(n)) {
+                        Ok(mut source) => {
+                            source.columns = n;
+                            columns.push(source);
+                            fields.extend(
+                                (0..n).map(|i| Field::new(format!("{}[{i}]", b.name), ty.arrow(), false)),
+                            );
+                        }
+                        // oxyroot names `float[2][3]` as `float[2]`: its baskets tell.
+                        Err(e) => dropped.push(DroppedColumn {
+                            name: b.name.clone(),
+                            reason: format!(
+                                "`{}` could not be read as a fixed-size array (multi-dimensional arrays are not read): {e}",
+                                b.type_name
+                            ),
+                        }),
+                    }
+                }
+                (Some(_), Shape::Counted | Shape::Vector) => dropped.push(DroppedColumn {
+                    name: b.name.clone(),
+                    reason: format!(
+                        "`{}` is a variable-length array: read it with its collection",
+                        b.type_name
+                    ),
+                }),
+                (None, _) => dropped.push(DroppedColumn {
                     name: b.name.clone(),
                     reason: format!("`{}` is not a number", b.type_name),
                 }),
+            }
+        }
+        for c in self.tree.collections() {
+            if let Some(first) = &c.lengths_of {
+                columns.push(self.lengths_source(first)?);
+                fields.push(Field::new(c.counter.clone(), DataType::UInt32, false));
             }
         }
         self.finish(fields, columns, dropped, None, None, entries)
@@ -391,16 +632,42 @@ impl PlanContext<'_> {
         match self.tree.branch(EVENT_COLUMN) {
             Some(BranchInfo {
                 numeric: Some(ty),
-                jagged: false,
+                shape: Shape::Scalar,
                 ..
-            }) => Ok(Some(self.source(EVENT_COLUMN, *ty, Offsets::Entries)?)),
+            }) => Ok(Some(self.source(
+                EVENT_COLUMN,
+                *ty,
+                Encoding::Plain,
+                Offsets::Entries,
+            )?)),
             _ => Ok(None),
         }
     }
 
+    /// The lengths of `std::vector` branch `branch`, one `uint32` per entry.
+    fn lengths_source(&self, branch: &str) -> Result<BranchSource> {
+        let element = self
+            .tree
+            .branch(branch)
+            .and_then(|b| b.numeric)
+            .expect("a collection's lengths come from a vector of numbers");
+        self.source(
+            branch,
+            NumericType::UInt32,
+            Encoding::VectorLengths { element },
+            Offsets::Entries,
+        )
+    }
+
     /// Locates a branch's baskets and checks each against the values the counter (or the
     /// tree's entry count) gives it, before anything is read or allocated.
-    fn source(&self, branch: &str, ty: NumericType, offsets: Offsets) -> Result<BranchSource> {
+    fn source(
+        &self,
+        branch: &str,
+        ty: NumericType,
+        encoding: Encoding,
+        offsets: Offsets,
+    ) -> Result<BranchSource> {
         let entries = self.tree.entries;
         let key = (self.tree.name.clone(), branch.to_owned());
         let stored = self.input.baskets.get(&key).cloned().unwrap_or_default();
@@ -417,29 +684,33 @@ impl PlanContext<'_> {
             let values = offsets.at(entry)..offsets.at(end);
             // Checked before anything is read or allocated: a damaged counter or key is
             // caught here, naming this branch.
-            if let Some(message) = basket_mismatch(k.data_len(), values.end - values.start, ty) {
+            if let Some(message) = basket_mismatch(k.data_len(), end - entry, &values, ty, encoding)
+            {
                 return Err(
                     self.branch_err(branch, format!("the basket at byte {} {message}", k.seek))
                 );
             }
-            baskets.push((values, Basket::Stored(k)));
+            baskets.push((entry..end, values, Basket::Stored(k)));
             entry = end;
         }
         if entry < entries {
             let bytes = self.embedded_bytes(branch)?;
             let values = offsets.at(entry)..offsets.at(entries);
             if let Some(message) =
-                basket_mismatch(bytes.len() as u64, values.end - values.start, ty)
+                basket_mismatch(bytes.len() as u64, entries - entry, &values, ty, encoding)
             {
                 return Err(
                     self.branch_err(branch, format!("the basket in the tree record {message}"))
                 );
             }
-            baskets.push((values, Basket::Embedded(bytes)));
+            baskets.push((entry..entries, values, Basket::Embedded(bytes)));
         }
         Ok(BranchSource {
             branch: branch.to_owned(),
             ty,
+            encoding,
+            columns: 1,
+            offsets: None,
             baskets,
         })
     }
@@ -469,7 +740,7 @@ impl PlanContext<'_> {
     fn read_counts(&self, counter: BranchSource, entries: u64) -> Result<Vec<u64>> {
         let name = counter.branch.clone();
         let mut cursor = BranchCursor::new(&self.input.path, &self.tree.name, counter)?;
-        let array = cursor.read(0..entries)?;
+        let array = cursor.read(0..entries)?.remove(0);
         let array = arrow::compute::cast(&array, &arrow::datatypes::DataType::Int64)?;
         let values = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&array);
         values
@@ -482,10 +753,33 @@ impl PlanContext<'_> {
     }
 }
 
-/// Why a basket of `data_len` bytes cannot hold the `count` values of type `ty` the counter
-/// gives it, if it cannot.
-fn basket_mismatch(data_len: u64, count: u64, ty: NumericType) -> Option<String> {
-    let width = ty.width() as u64;
+/// Why a basket of `data_len` bytes cannot hold `entries` entries with the `values` the counter
+/// gives it (values of type `ty`, stored as `encoding` says), if it cannot.
+fn basket_mismatch(
+    data_len: u64,
+    entries: u64,
+    values: &Range<u64>,
+    ty: NumericType,
+    encoding: Encoding,
+) -> Option<String> {
+    let count = values.end - values.start;
+    let headers = entries.saturating_mul(VECTOR_HEADER);
+    let (data_len, width) = match encoding {
+        Encoding::Plain => (data_len, ty.width() as u64),
+        Encoding::Vector if data_len < headers => {
+            return Some(format!(
+                "holds {data_len} bytes, too few for the headers of {entries} std::vector entries"
+            ));
+        }
+        Encoding::Vector => (data_len - headers, ty.width() as u64),
+        // The lengths are what is read: only the size of the headers can be checked here.
+        Encoding::VectorLengths { element } => {
+            let width = element.width() as u64;
+            return (data_len < headers || !(data_len - headers).is_multiple_of(width)).then(|| {
+                format!("holds {data_len} bytes, not {entries} std::vector entries of {width}-byte values")
+            });
+        }
+    };
     if data_len == count.saturating_mul(width) {
         None
     } else if data_len.is_multiple_of(width) {
@@ -500,11 +794,12 @@ fn basket_mismatch(data_len: u64, count: u64, ty: NumericType) -> Option<String>
     }
 }
 
-/// Where each entry's values start: at the entry number (one value per entry), or at the
-/// cumulative counts of a counter.
+/// Where each entry's values start: at the entry number (one value per entry), at a multiple
+/// of it (a fixed-size array), or at the cumulative counts of a counter.
 #[derive(Clone, Copy)]
 enum Offsets<'a> {
     Entries,
+    Fixed(usize),
     Table(&'a [u64]),
 }
 
@@ -512,6 +807,7 @@ impl Offsets<'_> {
     fn at(self, entry: u64) -> u64 {
         match self {
             Self::Entries => entry,
+            Self::Fixed(n) => entry * n as u64,
             Self::Table(t) => t[entry as usize],
         }
     }
@@ -531,13 +827,59 @@ fn event_field(event: Option<&BranchSource>) -> Field {
     Field::new(EVENT_COLUMN, ty, false)
 }
 
+/// Splits a basket of `std::vector` entries into each entry's length and the values back to
+/// back, checking every header: ROOT writes each entry as a byte count with flag `0x40000000`,
+/// a 2-byte class version, the 4-byte length and the values.
+fn unpack_vectors(data: &[u8], entries: u64, width: usize) -> Result<(Vec<u32>, Vec<u8>), String> {
+    const BYTE_COUNT_FLAG: u32 = 0x4000_0000;
+    let mut lengths = Vec::with_capacity(entries as usize);
+    let mut values = Vec::with_capacity(data.len().saturating_sub(entries as usize * 10));
+    let mut at = 0usize;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    for entry in 0..entries {
+        let bad = |what: &str| {
+            format!("is not a std::vector as ROOT streams it: entry {entry} of the basket {what}")
+        };
+        let count = word(at).ok_or_else(|| bad("is cut short"))?;
+        if count & BYTE_COUNT_FLAG == 0 {
+            return Err(bad("has no byte count"));
+        }
+        let len = word(at + 6).ok_or_else(|| bad("is cut short"))?;
+        let bytes = (len as usize)
+            .checked_mul(width)
+            .filter(|b| (count & !BYTE_COUNT_FLAG) as usize == b + 6)
+            .ok_or_else(|| {
+                bad(&format!(
+                    "says {len} values in a byte count of {}",
+                    count & !BYTE_COUNT_FLAG
+                ))
+            })?;
+        let start = at + VECTOR_HEADER as usize;
+        values.extend_from_slice(
+            data.get(start..start + bytes)
+                .ok_or_else(|| bad("is cut short"))?,
+        );
+        lengths.push(len);
+        at = start + bytes;
+    }
+    if at != data.len() {
+        return Err(format!(
+            "is not a std::vector as ROOT streams it: {} bytes follow its {entries} entries",
+            data.len() - at
+        ));
+    }
+    Ok((lengths, values))
+}
+
 /// Reads a branch's values in increasing, contiguous ranges, one basket at a time.
 struct BranchCursor {
     path: PathBuf,
     tree: String,
     source: BranchSource,
     file: File,
-    baskets: VecDeque<(Range<u64>, Basket)>,
+    baskets: VecDeque<(Range<u64>, Range<u64>, Basket)>,
     /// The basket being read: the index of its first value and its data.
     current: Option<(u64, Vec<u8>)>,
 }
@@ -568,9 +910,12 @@ impl BranchCursor {
         }
     }
 
-    /// Reads the values `range` (by value index) as an Arrow array.
-    fn read(&mut self, range: Range<u64>) -> Result<ArrayRef> {
+    /// Reads the rows `range` (values, for a collection's arrays) as Arrow arrays: one, or one
+    /// per element of a fixed-size array.
+    fn read(&mut self, range: Range<u64>) -> Result<Vec<ArrayRef>> {
         let width = self.source.ty.width() as u64;
+        let per_row = self.source.columns as u64;
+        let range = range.start * per_row..range.end * per_row;
         let mut bytes = Vec::with_capacity(((range.end - range.start) * width) as usize);
         let mut at = range.start;
         while at < range.end {
@@ -587,21 +932,58 @@ impl BranchCursor {
             );
             at = end;
         }
-        Ok(self.source.ty.decode_be(&bytes))
+        let values = self.source.ty.decode_be(&bytes);
+        if per_row == 1 {
+            return Ok(vec![values]);
+        }
+        let rows = (range.end - range.start) / per_row;
+        (0..per_row)
+            .map(|i| {
+                let take = UInt64Array::from_iter_values((0..rows).map(|r| r * per_row + i));
+                Ok(arrow::compute::take(&values, &take, None)?)
+            })
+            .collect()
     }
 
     fn load_next(&mut self) -> Result<()> {
-        let (values, basket) = self
+        let (entries, values, basket) = self
             .baskets
             .pop_front()
             .ok_or_else(|| self.err("ran out of baskets before the last entry".into()))?;
-        let expected = ((values.end - values.start) * self.source.ty.width() as u64) as usize;
         let data = match basket {
             Basket::Stored(key) => {
                 keys::read_basket(&mut self.file, &key).map_err(|m| self.err(m))?
             }
             Basket::Embedded(bytes) => bytes,
         };
+        let n = entries.end - entries.start;
+        let data = match self.source.encoding {
+            Encoding::Plain => data,
+            Encoding::Vector => {
+                let (lengths, data) = unpack_vectors(&data, n, self.source.ty.width())
+                    .map_err(|m| self.err(format!("the basket of entries {entries:?} {m}")))?;
+                if let Some(offsets) = &self.source.offsets {
+                    let entry = (entries.start..entries.end)
+                        .zip(&lengths)
+                        .find(|&(e, &len)| {
+                            offsets[e as usize + 1] - offsets[e as usize] != u64::from(len)
+                        });
+                    if let Some((e, len)) = entry {
+                        return Err(self.err(format!(
+                            "entry {e} holds {len} values where its collection's counter says {}",
+                            offsets[e as usize + 1] - offsets[e as usize]
+                        )));
+                    }
+                }
+                data
+            }
+            Encoding::VectorLengths { element } => {
+                let (lengths, _) = unpack_vectors(&data, n, element.width())
+                    .map_err(|m| self.err(format!("the basket of entries {entries:?} {m}")))?;
+                lengths.iter().flat_map(|l| l.to_be_bytes()).collect()
+            }
+        };
+        let expected = ((values.end - values.start) * self.source.ty.width() as u64) as usize;
         if data.len() != expected {
             return Err(self.err(format!(
                 "basket holds {} values where the counter says {} (entries' lengths disagree with the counter branch)",
@@ -670,7 +1052,7 @@ impl RootBatches {
             arrays.push(event_column(&mut self.event, first..last, counts)?);
         }
         for c in &mut self.columns {
-            arrays.push(c.read(values.clone())?);
+            arrays.extend(c.read(values.clone())?);
         }
         self.next_entry = last;
         self.next_row = values.end;
@@ -690,7 +1072,7 @@ fn event_column(
         .flat_map(|(i, &n)| std::iter::repeat_n(i as u32, n as usize));
     match event {
         Some(cursor) => {
-            let events = cursor.read(entries)?;
+            let events = cursor.read(entries)?.remove(0);
             let take = UInt32Array::from_iter_values(per_jet);
             Ok(arrow::compute::take(&events, &take, None)?)
         }
@@ -712,5 +1094,128 @@ impl Iterator for RootBatches {
             self.next_entry = self.entries;
         }
         Some(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_give_element_types_and_shapes() {
+        use NumericType::*;
+        let cases = [
+            ("float", Some(Float32), Shape::Scalar),
+            ("int32_t[]", Some(Int32), Shape::Counted),
+            ("double[3]", Some(Float64), Shape::Fixed(3)),
+            ("vector<float>", Some(Float32), Shape::Vector),
+            ("std::vector<unsigned int>", Some(UInt32), Shape::Vector),
+            (
+                "vector<float,ROOT::Detail::VecOps::RAdoptAllocator<float>>",
+                Some(Float32),
+                Shape::Vector,
+            ),
+            ("vector<vector<float>>", None, Shape::Vector),
+            ("vector<TLorentzVector>", None, Shape::Vector),
+            ("char*", None, Shape::Scalar),
+            ("float[0]", None, Shape::Scalar),
+        ];
+        for (name, numeric, shape) in cases {
+            assert_eq!(leaf_shape(name), (numeric, shape), "{name}");
+        }
+    }
+
+    /// One `std::vector<float>` entry as ROOT streams it.
+    fn entry(values: &[f32]) -> Vec<u8> {
+        let mut out = (0x4000_0000u32 | (6 + 4 * values.len() as u32))
+            .to_be_bytes()
+            .to_vec();
+        out.extend(9u16.to_be_bytes());
+        out.extend((values.len() as u32).to_be_bytes());
+        values.iter().for_each(|v| out.extend(v.to_be_bytes()));
+        out
+    }
+
+    #[test]
+    fn vector_entries_unpack_to_lengths_and_values() {
+        let data = [entry(&[1.0, 2.5]), entry(&[]), entry(&[-3.0])].concat();
+        let (lengths, values) = unpack_vectors(&data, 3, 4).unwrap();
+        assert_eq!(lengths, [2, 0, 1]);
+        let expected: Vec<u8> = [1.0f32, 2.5, -3.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        assert_eq!(values, expected);
+    }
+
+    #[test]
+    fn vector_entries_that_are_not_as_root_streams_them_are_refused() {
+        let good = [entry(&[1.0]), entry(&[2.0, 3.0])].concat();
+        // Too few entries for the bytes, too many, no byte-count flag, a length that disagrees
+        // with the byte count, and a cut.
+        let mut no_flag = good.clone();
+        no_flag[0] &= 0xbf;
+        let mut long = good.clone();
+        long[9] = 7;
+        for (data, entries, says) in [
+            (good.clone(), 1, "bytes follow"),
+            (good.clone(), 3, "entry 2 of the basket is cut short"),
+            (no_flag, 2, "has no byte count"),
+            (long, 2, "says 7 values"),
+            (good[..good.len() - 1].to_vec(), 2, "entry 1 of the basket"),
+        ] {
+            let err = unpack_vectors(&data, entries, 4).unwrap_err();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn vectors_named_alike_split_where_their_baskets_disagree() {
+        let vector = |name: &str, value_ends: Vec<(u64, u64)>| BranchInfo {
+            name: name.into(),
+            type_name: "vector<float>".into(),
+            numeric: Some(NumericType::Float32),
+            shape: Shape::Vector,
+            value_ends,
+        };
+        let tree = TreeInfo {
+            name: "t".into(),
+            entries: 20,
+            branches: vec![
+                vector("jet_pt", vec![(10, 40), (20, 75)]),
+                vector("jet_eta", vec![(20, 75)]),
+                vector("jet_z0", vec![(10, 40), (20, 60)]),
+                vector("weights", vec![(20, 20)]),
+            ],
+        };
+        let found: Vec<_> = tree
+            .collections()
+            .into_iter()
+            .map(|c| (c.name, c.counter, c.lengths_of, c.members))
+            .collect();
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            found,
+            [
+                (
+                    s("jet"),
+                    s("njet"),
+                    Some(s("jet_pt")),
+                    vec![s("jet_pt"), s("jet_eta")]
+                ),
+                (
+                    s("weights"),
+                    s("nweights"),
+                    Some(s("weights")),
+                    vec![s("weights")]
+                ),
+                (
+                    s("jet_z0"),
+                    s("njet_z0"),
+                    Some(s("jet_z0")),
+                    vec![s("jet_z0")]
+                ),
+            ]
+        );
     }
 }
