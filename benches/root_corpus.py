@@ -79,8 +79,10 @@ def check(binary, path, tree, numeric, tmp):
         timeout=300,
     )
     if run.returncode != 0:
-        lines = [l for l in run.stderr.splitlines() if l.strip()]
-        return "refused", (lines[0] if lines else f"exit {run.returncode}")[:300]
+        lines = [l.strip() for l in run.stderr.splitlines() if l.strip()]
+        causes = [l for l in lines if l.startswith("caused by:")]
+        reason = (causes or lines or [f"exit {run.returncode}"])[-1]
+        return "refused", reason.removeprefix("caused by: ")[:300]
     ref = subprocess.run(
         [sys.executable, REFERENCE, path, out, "--tree", tree],
         capture_output=True,
@@ -126,7 +128,9 @@ def main():
         f"| {len(results)} ({files}) | {counts['match']} | {counts['partial']} | "
         f"{counts['refused']} | {counts['wrong']} |"
     )
-    reasons = collections.Counter(r["detail"].split(":")[-1].strip()[:90] for r in results if r["outcome"] == "refused")
+    reasons = collections.Counter(
+        r["detail"].split(" in `")[0][:110] for r in results if r["outcome"] == "refused"
+    )
     if reasons:
         print("\nrefusals by reason:")
         for reason, n in reasons.most_common():

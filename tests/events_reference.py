@@ -3,10 +3,10 @@
 
     python3 tests/events_reference.py IN.root EVENTS.parquet [--tree TREE] [--rel EPS]
 
-Every column of the Parquet file must be a branch of the tree of the same name (or element `i`
-of a fixed-size array branch `x`, as `x[i]`; or the counter `nX` of a collection of std::vector
-branches `X_*`, which must equal the lengths in the tree of the list columns that follow it).
-uproot reads
+Every column of the Parquet file must be a branch of the tree of the same name, or: `X_field` for
+ATLAS's `X.field` (the event layout names lists as NanoAOD does); `x[i]`, element `i` of a
+fixed-size array branch `x`; or the counter `nX` of a collection of std::vector branches, which
+must equal the lengths in the tree of the list columns that follow it. uproot reads
 the branch (awkward arrays), awkward reads the Parquet file (`ak.from_parquet`, as HEP tools
 do), and they are compared entry by entry: the jagged structure (`ak.num`) exactly; integer
 and boolean values exactly; float values within EPS relative (|rec - x| <= EPS * |x|, in
@@ -25,6 +25,7 @@ import sys
 
 import awkward as ak
 import numpy as np
+import pyarrow.parquet as pq
 import uproot
 
 
@@ -34,12 +35,18 @@ def fail(msg):
 
 
 def reference(tree, events, name):
-    """What column `name` must hold: the branch of that name; element `i` of fixed-size array
-    branch `x` for `x[i]`; or for a counter `nX` that the tree lacks (a collection of
-    std::vector branches `X_*`), the length of every list column `X_*` of the file, which must
-    agree with each other (each of them is checked against its branch too)."""
+    """What column `name` must hold: the branch of that name (or `X.field`, for `X_field`);
+    element `i` of fixed-size array branch `x` for `x[i]`; or for a counter `nX` that the tree
+    lacks (a collection of std::vector branches `X_*` or `X.*`), the length of the list columns
+    that follow it in the file, which must agree with each other (each of them is checked
+    against its branch too)."""
     if name in tree:
         return tree[name].array(library="ak")
+    # ATLAS's `Jets.pt` is `Jets_pt` in the event layout (NanoAOD's naming).
+    for i, c in enumerate(name):
+        dotted = name[:i] + "." + name[i + 1 :]
+        if c == "_" and dotted in tree:
+            return tree[dotted].array(library="ak")
     if name.endswith("]") and "[" in name:
         branch, index = name[:-1].split("[", 1)
         if branch in tree and index.isdigit():
@@ -55,8 +62,8 @@ def reference(tree, events, name):
             if events[f].ndim == 1:
                 break
             lists.append(f)
-        if lists and all(f in tree and (f == collection or f.startswith(collection + "_")) for f in lists):
-            counts = [ak.num(tree[f].array(library="ak")) for f in lists]
+        if lists and all(f == collection or f.startswith(collection + "_") for f in lists):
+            counts = [ak.num(reference(tree, events, f)) for f in lists]
             if any(not ak.all(c == counts[0]) for c in counts):
                 fail(f"`{name}`: the branches {lists} disagree on their lengths")
             return ak.values_astype(counts[0], np.uint32)
@@ -76,7 +83,11 @@ def main():
     if args.tree is None and len(trees) != 1:
         fail(f"choose one of the trees {trees} with --tree")
     tree = file[args.tree or trees[0]]
-    events = ak.from_parquet(args.parquet)
+    if pq.ParquetFile(args.parquet).metadata.num_rows == 0:
+        # awkward 2.x cannot open a Parquet file without rows (IndexError); pyarrow can.
+        events = ak.from_arrow(pq.read_table(args.parquet))
+    else:
+        events = ak.from_parquet(args.parquet)
     if len(events) != tree.num_entries:
         fail(f"{len(events)} events, the tree has {tree.num_entries}")
 
@@ -122,7 +133,8 @@ def main():
         dtype = getattr(getattr(interp, "content", interp), "to_dtype", None)
         if isinstance(interp, (uproot.AsDtype, uproot.AsJagged)) and dtype is not None:
             numeric.append(b.name)
-    missing = [n for n in numeric if n not in events.fields]
+    fields = set(events.fields)
+    missing = [n for n in numeric if n not in fields and n.replace(".", "_", 1) not in fields]
     print(json.dumps({"branches": compared, "values": values, "missing": missing}))
 
 

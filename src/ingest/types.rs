@@ -26,19 +26,20 @@ pub enum NumericType {
 
 impl NumericType {
     /// The type of a ROOT leaf or `std::vector` element, from its C++ type name (`float`,
-    /// `uint32_t`, `Int_t`, `unsigned int`, …; `long` is 64 bits, as on every platform ROOT
-    /// files are written on).
+    /// `uint32_t`, `Int_t`, `unsigned int`, …, spaces or not: ROOT writes `vector<unsignedchar>`;
+    /// `long` is 64 bits, as on every platform ROOT files are written on).
     pub fn from_root(name: &str) -> Option<Self> {
-        Some(match name.trim() {
+        let name: String = name.split_whitespace().collect();
+        Some(match name.as_str() {
             "bool" | "Bool_t" => Self::Bool,
-            "int8_t" | "Char_t" | "char" | "signed char" => Self::Int8,
-            "uint8_t" | "UChar_t" | "unsigned char" => Self::UInt8,
+            "int8_t" | "Char_t" | "char" | "signedchar" => Self::Int8,
+            "uint8_t" | "UChar_t" | "unsignedchar" => Self::UInt8,
             "int16_t" | "Short_t" | "short" => Self::Int16,
-            "uint16_t" | "UShort_t" | "unsigned short" => Self::UInt16,
+            "uint16_t" | "UShort_t" | "unsignedshort" => Self::UInt16,
             "int32_t" | "Int_t" | "int" => Self::Int32,
-            "uint32_t" | "UInt_t" | "unsigned int" | "unsigned" => Self::UInt32,
-            "int64_t" | "Long64_t" | "Long_t" | "long" | "long long" => Self::Int64,
-            "uint64_t" | "ULong64_t" | "ULong_t" | "unsigned long" | "unsigned long long" => {
+            "uint32_t" | "UInt_t" | "unsignedint" | "unsigned" => Self::UInt32,
+            "int64_t" | "Long64_t" | "Long_t" | "long" | "longlong" => Self::Int64,
+            "uint64_t" | "ULong64_t" | "ULong_t" | "unsignedlong" | "unsignedlonglong" => {
                 Self::UInt64
             }
             "float" | "Float_t" => Self::Float32,

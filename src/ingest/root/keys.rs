@@ -42,8 +42,15 @@ pub(crate) type BasketIndex = HashMap<(String, String), Vec<BasketKey>>;
 /// The largest basket payload this reader takes (ROOT's own baskets stay far below).
 pub(crate) const MAX_BASKET_BYTES: u64 = 1 << 30;
 
+/// What the walk over a file's records found: the baskets, and the name of every `TTree`
+/// record (those in subdirectories too).
+pub(crate) struct Scan {
+    pub baskets: BasketIndex,
+    pub trees: Vec<String>,
+}
+
 /// Reads the file header and walks every record, collecting the `TBasket` keys.
-pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
+pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let header = read_at(file, 0, 64.min(len))?;
     let mut r = Cursor::new(&header);
@@ -97,7 +104,10 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<BasketIndex, String> {
         pos += nbytes as u64;
     }
     order_by_entry(file, &trees, &mut index);
-    Ok(index)
+    Ok(Scan {
+        baskets: index,
+        trees: trees.into_iter().map(|(name, _)| name).collect(),
+    })
 }
 
 /// Puts each branch's baskets in entry order. A branch's `fBasketSeek` array, in its tree's

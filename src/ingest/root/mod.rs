@@ -88,9 +88,9 @@ impl TreeInfo {
 
     /// Collections: a flat integer counter `nX`/`NX` and at least one variable-length `X_*`
     /// branch, or a variable-length branch `X` itself (NanoAOD's `nLHEPdfWeight` +
-    /// `LHEPdfWeight`); then the `std::vector` branches no counter claims, grouped by the name
-    /// before their last `_` (`jet_pt`, `jet_eta` are collection `jet`; a vector without `_` is
-    /// a collection of its own), whose lengths come from the vectors themselves.
+    /// `LHEPdfWeight`); then the `std::vector` branches no counter claims, grouped by name
+    /// ([`vector_collection`]: `jet_pt` and `jet_eta` are collection `jet`, as are `jet.pt`
+    /// and `jet.eta`), whose lengths come from the vectors themselves.
     pub fn collections(&self) -> Vec<Collection> {
         let mut found: Vec<Collection> = self
             .branches
@@ -191,10 +191,13 @@ fn same_lengths(a: &[(u64, u64)], b: &[(u64, u64)]) -> bool {
     })
 }
 
-/// The collection a `std::vector` branch belongs to: its name before the last `_`.
+/// The collection a `std::vector` branch belongs to: its name before the first `.` (ATLAS's
+/// `AnalysisJetsAuxDyn.pt`), else before the last `_` (`offline_akt4_pf_NOSYS_pt`), else the
+/// branch itself.
 fn vector_collection(branch: &str) -> &str {
     branch
-        .rsplit_once('_')
+        .split_once('.')
+        .or_else(|| branch.rsplit_once('_'))
         .map(|(prefix, _)| prefix)
         .filter(|p| !p.is_empty())
         .unwrap_or(branch)
@@ -229,6 +232,8 @@ pub(crate) struct RootInput {
     file: RootFile,
     baskets: BasketIndex,
     pub trees: Vec<String>,
+    /// Trees found only inside directories (`ntupler/tree`), which are not read.
+    nested: Vec<String>,
 }
 
 impl RootInput {
@@ -241,7 +246,7 @@ impl RootInput {
             path: path.to_owned(),
             source,
         })?;
-        let baskets = keys::scan_baskets(&mut raw).map_err(root_err)?;
+        let scan = keys::scan_baskets(&mut raw).map_err(root_err)?;
         let file = guard(|| RootFile::open(path))
             .map_err(root_err)?
             .map_err(|e| root_err(e.to_string()))?;
@@ -254,11 +259,15 @@ impl RootInput {
         })
         .map_err(root_err)?;
         trees.dedup();
+        let mut nested = scan.trees;
+        nested.retain(|t| !trees.contains(t));
+        nested.dedup();
         Ok(Self {
             path: path.to_owned(),
             file,
-            baskets,
+            baskets: scan.baskets,
             trees,
+            nested,
         })
     }
 
@@ -271,8 +280,26 @@ impl RootInput {
         };
         match (name, self.trees.as_slice()) {
             (Some(n), trees) if trees.iter().any(|t| t == n) => Ok(n.to_owned()),
+            (Some(n), _)
+                if self
+                    .nested
+                    .iter()
+                    .any(|t| n.rsplit('/').next() == Some(t.as_str())) =>
+            {
+                Err(tree_err(format!(
+                    "tree `{n}` is inside a directory, which this reader does not open yet"
+                )))
+            }
             (Some(n), _) => Err(tree_err(format!("tree `{n}` not found"))),
             (None, [only]) => Ok(only.clone()),
+            (None, []) if !self.nested.is_empty() => Err(tree_err(format!(
+                "no tree at the top of the file; its trees ({}) are inside directories (`dir/tree`), which this reader does not open yet",
+                self.nested
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
             (None, []) => Err(tree_err("no tree found".into())),
             (None, _) => Err(tree_err("several trees; choose one with `--tree`".into())),
         }
@@ -504,7 +531,10 @@ impl PlanContext<'_> {
         let mut fields = vec![event_field(event.as_ref())];
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
-        let prefix = format!("{}_", collection.name);
+        let prefixes = [
+            format!("{}_", collection.name),
+            format!("{}.", collection.name),
+        ];
         let branches: Vec<&BranchInfo> = match collection.lengths_of {
             // Every branch named like a member: those that are not arrays are named as dropped.
             None => self
@@ -520,8 +550,13 @@ impl PlanContext<'_> {
                 .collect(),
         };
         for b in branches {
-            // `Jet_pt` is column `pt` of `Jet`; an array named as its collection keeps its name.
-            let name = b.name.strip_prefix(&prefix).unwrap_or(&b.name).to_owned();
+            // `Jet_pt` (or `Jet.pt`) is column `pt` of `Jet`; an array named as its collection
+            // keeps its name.
+            let name = prefixes
+                .iter()
+                .find_map(|p| b.name.strip_prefix(p.as_str()))
+                .unwrap_or(&b.name)
+                .to_owned();
             let encoding = match b.shape {
                 Shape::Counted => Encoding::Plain,
                 _ => Encoding::Vector,
@@ -1110,6 +1145,7 @@ mod tests {
             ("double[3]", Some(Float64), Shape::Fixed(3)),
             ("vector<float>", Some(Float32), Shape::Vector),
             ("std::vector<unsigned int>", Some(UInt32), Shape::Vector),
+            ("vector<unsignedchar>", Some(UInt8), Shape::Vector),
             (
                 "vector<float,ROOT::Detail::VecOps::RAdoptAllocator<float>>",
                 Some(Float32),
@@ -1186,6 +1222,8 @@ mod tests {
                 vector("jet_eta", vec![(20, 75)]),
                 vector("jet_z0", vec![(10, 40), (20, 60)]),
                 vector("weights", vec![(20, 20)]),
+                vector("Muons.pt_cone", vec![(20, 30)]),
+                vector("Muons.eta", vec![(20, 30)]),
             ],
         };
         let found: Vec<_> = tree
@@ -1208,6 +1246,12 @@ mod tests {
                     s("nweights"),
                     Some(s("weights")),
                     vec![s("weights")]
+                ),
+                (
+                    s("Muons"),
+                    s("nMuons"),
+                    Some(s("Muons.pt_cone")),
+                    vec![s("Muons.pt_cone"), s("Muons.eta")]
                 ),
                 (
                     s("jet_z0"),
