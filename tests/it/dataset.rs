@@ -537,3 +537,69 @@ fn vectors_named_alike_with_other_lengths_and_fixed_size_arrays_read_bit_for_bit
         assert_eq!(missing, counted);
     }
 }
+
+#[test]
+fn trees_inside_directories_read_as_uproot_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = data("nested_dirs.root");
+    let listing = run_ok(&["inspect", root.to_str().unwrap()]);
+    for tree in ["one/tree", "one/two/tree", "three/tree"] {
+        assert!(
+            listing.contains(&format!("  {tree}: ")),
+            "{tree}: {listing}"
+        );
+    }
+    let events = dir.path().join("nested.parquet");
+    let convert = |root: &Path, tree: &str, out: &Path| {
+        run_ok(&[
+            "convert",
+            root.to_str().unwrap(),
+            "--tree",
+            tree,
+            "--layout",
+            "events",
+            "-o",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+    };
+    let reference = |root: &Path, tree: &str, out: &Path| {
+        let out = python_reference(
+            "events_reference.py",
+            &[
+                root.as_os_str(),
+                out.as_os_str(),
+                "--tree".as_ref(),
+                tree.as_ref(),
+            ],
+        )?;
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        Some((
+            v["branches"].as_u64().unwrap(),
+            v["missing"].as_array().unwrap().len(),
+        ))
+    };
+    convert(&root, "one/two/tree", &events);
+    if let Some((branches, missing)) = reference(&root, "one/two/tree", &events) {
+        // 7 scalars (a string dropped) and 6 fixed-size arrays; the 6 arrays counted by `N`
+        // alone are the missing ones.
+        assert_eq!((branches, missing), (13, 6));
+    }
+
+    // `std::vector`s inside a directory, their only basket in the tree record: `v_bool`,
+    // `v_float` and `v_double` hold 2 values where the others hold 3, so they are collections
+    // of their own.
+    let root = data("vectors_in_dir_issue38a.root");
+    let listing = run_ok(&["inspect", root.to_str().unwrap()]);
+    for c in ["`v`", "`v_bool`", "`v_float`", "`v_double`"] {
+        assert!(
+            listing.contains(&format!("collection {c}")),
+            "{c}: {listing}"
+        );
+    }
+    let events = dir.path().join("vectors.parquet");
+    convert(&root, "ntupler/tree", &events);
+    if let Some((branches, missing)) = reference(&root, "ntupler/tree", &events) {
+        assert_eq!((branches, missing), (9 + 4, 0));
+    }
+}

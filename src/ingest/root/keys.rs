@@ -68,8 +68,10 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
         ));
     }
     let free = free_segments(file, seek_free, end)?;
-    let mut index = BasketIndex::new();
+    let mut baskets = Vec::new();
     let mut trees = Vec::new();
+    // Each directory's name and parent, by the position of its key.
+    let mut directories: HashMap<u64, (String, u64)> = HashMap::new();
     let mut pos = begin;
     while pos < end {
         if let Some(gap) = free.iter().find(|g| g.contains(&pos)) {
@@ -87,27 +89,88 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
             return Err(format!("corrupt record at byte {pos}: length 0"));
         }
         match parse_key(&head, pos)? {
-            Some(Record::Basket(tree, branch, key)) => {
+            Some(Record::Basket(tree, branch, key, pdir)) => {
                 if key.seek + key.nbytes > len {
                     return Err(format!(
                         "corrupt basket key at byte {pos}: its {} bytes run past the end of the file",
                         key.nbytes
                     ));
                 }
-                index.entry((tree, branch)).or_default().push(key);
+                baskets.push((tree, branch, key, pdir));
             }
-            Some(Record::Tree(name, key)) if key.seek + key.nbytes <= len => {
-                trees.push((name, key));
+            Some(Record::Tree(name, key, pdir)) if key.seek + key.nbytes <= len => {
+                trees.push((name, key, pdir));
+            }
+            Some(Record::Directory(name, pdir)) => {
+                directories.insert(pos, (name, pdir));
             }
             _ => {}
         }
         pos += nbytes as u64;
     }
+    // Trees and baskets are named by their path (`dir/tree`), as the directories give it.
+    let path = |name: String, pdir: u64| -> String {
+        let mut parts = vec![name];
+        let mut at = pdir;
+        while let Some((dir, parent)) = directories.get(&at) {
+            if parts.len() > 64 {
+                break; // a loop of damaged records
+            }
+            parts.push(dir.clone());
+            at = *parent;
+        }
+        parts.reverse();
+        parts.join("/")
+    };
+    let trees: Vec<(String, String, BasketKey)> = trees
+        .into_iter()
+        .map(|(name, key, pdir)| (path(name.clone(), pdir), name, key))
+        .collect();
+    // A basket names its tree but not the tree's directory (ROOT writes the file as the
+    // basket's directory): it belongs to the only tree of that name, or, when directories hold
+    // trees of the same name, to the one whose record lists its position.
+    let mut records: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+    let mut index = BasketIndex::new();
+    for (tree, branch, key, _) in baskets {
+        let mut paths: Vec<&(String, String, BasketKey)> =
+            trees.iter().filter(|(_, name, _)| *name == tree).collect();
+        paths.dedup_by(|a, b| a.0 == b.0);
+        let owner = match paths.as_slice() {
+            [] => tree.clone(),
+            [(path, _, _)] => path.clone(),
+            several => several
+                .iter()
+                .find(|(path, _, record_key)| {
+                    let record = records
+                        .entry(path.clone())
+                        .or_insert_with(|| tree_record(file, record_key));
+                    record.as_ref().is_some_and(|r| {
+                        (0..r.len().saturating_sub(7)).any(|at| be_u64(r, at) == key.seek)
+                    })
+                })
+                .map_or_else(|| tree.clone(), |(path, _, _)| path.clone()),
+        };
+        index.entry((owner, branch)).or_default().push(key);
+    }
+    let trees: Vec<(String, BasketKey)> = trees
+        .into_iter()
+        .map(|(path, _, key)| (path, key))
+        .collect();
     order_by_entry(file, &trees, &mut index);
     Ok(Scan {
         baskets: index,
         trees: trees.into_iter().map(|(name, _)| name).collect(),
     })
+}
+
+/// The (decompressed) payload of a `TTree` record, if it can be read.
+fn tree_record(file: &mut File, key: &BasketKey) -> Option<Vec<u8>> {
+    let payload = read_at(file, key.seek + key.key_len, key.nbytes - key.key_len).ok()?;
+    if key.obj_len == payload.len() as u64 {
+        Some(payload)
+    } else {
+        decompress(&payload, key.obj_len as usize).ok()
+    }
 }
 
 /// Puts each branch's baskets in entry order. A branch's `fBasketSeek` array, in its tree's
@@ -118,16 +181,8 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
 /// counter check still catches a mismatch of lengths.
 fn order_by_entry(file: &mut File, trees: &[(String, BasketKey)], index: &mut BasketIndex) {
     for (name, key) in trees {
-        let Ok(payload) = read_at(file, key.seek + key.key_len, key.nbytes - key.key_len) else {
+        let Some(record) = tree_record(file, key) else {
             continue;
-        };
-        let record = if key.obj_len == payload.len() as u64 {
-            payload
-        } else {
-            match decompress(&payload, key.obj_len as usize) {
-                Ok(r) => r,
-                Err(_) => continue,
-            }
         };
         // Every place in the record where a basket position of this tree stands.
         let seeks: std::collections::HashSet<u64> = index
@@ -237,9 +292,13 @@ fn free_segments(
 
 /// A record the reader keeps: a basket, or a tree's own record (which holds its branches'
 /// `fBasketSeek` arrays).
+/// A record the walk keeps, with the position of its directory (`fSeekPdir`).
 enum Record {
-    Basket(String, String, BasketKey),
-    Tree(String, BasketKey),
+    Basket(String, String, BasketKey, u64),
+    Tree(String, BasketKey, u64),
+    /// A directory (`TDirectoryFile`) named so: its key is at the position its contents name
+    /// as their directory.
+    Directory(String, u64),
 }
 
 /// Parses one key header; returns `None` when the record is neither a `TBasket` nor a `TTree`.
@@ -252,8 +311,11 @@ fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
     let key_len = r.i16()?;
     let _cycle = r.i16()?;
     r.seek(version > 1000)?;
-    r.seek(version > 1000)?;
+    let pdir = r.seek(version > 1000)?;
     let class = r.tstring()?;
+    if class == "TDirectory" || class == "TDirectoryFile" {
+        return Ok(Some(Record::Directory(r.tstring()?, pdir)));
+    }
     if class == "TTree" {
         let name = r.tstring()?;
         let sane = nbytes >= 0
@@ -272,6 +334,7 @@ fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
                     entries: 0,
                     last: key_len as u64 + obj_len as u64,
                 },
+                pdir,
             )
         }));
     }
@@ -311,7 +374,7 @@ fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
         entries: entries as u64,
         last: last as u64,
     };
-    Ok(Some(Record::Basket(tree, branch, key)))
+    Ok(Some(Record::Basket(tree, branch, key, pdir)))
 }
 
 /// Reads and decompresses a basket; returns its value data (entry offsets removed).

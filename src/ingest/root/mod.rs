@@ -16,7 +16,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use oxyroot::{Branch, Named, RBuffer, ReaderTree, RootFile};
+use oxyroot::{Branch, ReaderTree, RootFile};
 
 use self::keys::{BasketIndex, BasketKey};
 use super::types::NumericType;
@@ -226,13 +226,16 @@ impl Collection {
     }
 }
 
+/// How many directories deep trees are looked for.
+const MAX_DEPTH: usize = 8;
+
 /// A ROOT file opened for planning: its trees and the basket index.
 pub(crate) struct RootInput {
     path: PathBuf,
     file: RootFile,
     baskets: BasketIndex,
     pub trees: Vec<String>,
-    /// Trees found only inside directories (`ntupler/tree`), which are not read.
+    /// Trees found only deeper than [`MAX_DEPTH`] directories, which are not read.
     nested: Vec<String>,
 }
 
@@ -250,14 +253,14 @@ impl RootInput {
         let file = guard(|| RootFile::open(path))
             .map_err(root_err)?
             .map_err(|e| root_err(e.to_string()))?;
-        let mut trees: Vec<String> = guard(|| {
-            file.keys()
-                .iter()
-                .filter(|k| k.class_name() == "TTree")
-                .map(|k| k.name().to_owned())
-                .collect()
-        })
-        .map_err(root_err)?;
+        let mut file = file;
+        // Trees at the top and inside directories (`demo/tree`, as CMS's TFileService writes).
+        let mut trees: Vec<String> = guard(|| file.objects_of_class("TTree", MAX_DEPTH))
+            .map_err(root_err)?
+            .map_err(|e| root_err(format!("cannot list the file's directories: {e}")))?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect();
         trees.dedup();
         let mut nested = scan.trees;
         nested.retain(|t| !trees.contains(t));
@@ -280,20 +283,13 @@ impl RootInput {
         };
         match (name, self.trees.as_slice()) {
             (Some(n), trees) if trees.iter().any(|t| t == n) => Ok(n.to_owned()),
-            (Some(n), _)
-                if self
-                    .nested
-                    .iter()
-                    .any(|t| n.rsplit('/').next() == Some(t.as_str())) =>
-            {
-                Err(tree_err(format!(
-                    "tree `{n}` is inside a directory, which this reader does not open yet"
-                )))
-            }
+            (Some(n), _) if self.nested.iter().any(|t| t == n) => Err(tree_err(format!(
+                "tree `{n}` is more than {MAX_DEPTH} directories deep"
+            ))),
             (Some(n), _) => Err(tree_err(format!("tree `{n}` not found"))),
             (None, [only]) => Ok(only.clone()),
             (None, []) if !self.nested.is_empty() => Err(tree_err(format!(
-                "no tree at the top of the file; its trees ({}) are inside directories (`dir/tree`), which this reader does not open yet",
+                "its trees ({}) are more than {MAX_DEPTH} directories deep",
                 self.nested
                     .iter()
                     .map(|t| format!("`{t}`"))
@@ -340,6 +336,16 @@ impl RootInput {
                 values +=
                     k.data_len().saturating_sub(k.entries * VECTOR_HEADER) / ty.width() as u64;
                 b.value_ends.push((entries, values));
+            }
+            // The last basket may sit in the tree record (a small tree's only one): its lengths.
+            let total = tree.entries().max(0) as u64;
+            if entries < total {
+                let lengths = embedded_basket(&tree, &b.name)
+                    .and_then(|bytes| unpack_vectors(&bytes, total - entries, ty.width()));
+                if let Ok((lengths, _)) = lengths {
+                    let n: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
+                    b.value_ends.push((total, values + n));
+                }
             }
         }
         Ok(TreeInfo {
@@ -750,26 +756,9 @@ impl PlanContext<'_> {
         })
     }
 
-    /// The bytes of the basket kept in the TTree record. oxyroot hands it out as the first chunk.
+    /// The bytes of the basket kept in the TTree record.
     fn embedded_bytes(&self, branch: &str) -> Result<Vec<u8>> {
-        let b = self
-            .reader
-            .branch(branch)
-            .ok_or_else(|| self.branch_err(branch, "branch not found".into()))?;
-        let first = guard(|| {
-            b.get_basket(|r: &mut RBuffer| {
-                let n = r.len().max(0) as usize;
-                r.read_array_u8(n).map(<[u8]>::to_vec).unwrap_or_default()
-            })
-            .next()
-        })
-        .map_err(|m| self.branch_err(branch, m))?;
-        first.ok_or_else(|| {
-            self.branch_err(
-                branch,
-                "the basket stored in the tree record is missing".into(),
-            )
-        })
+        embedded_basket(self.reader, branch).map_err(|m| self.branch_err(branch, m))
     }
 
     fn read_counts(&self, counter: BranchSource, entries: u64) -> Result<Vec<u64>> {
@@ -786,6 +775,15 @@ impl PlanContext<'_> {
             })
             .collect()
     }
+}
+
+/// The bytes of the basket of `branch` kept in the TTree record (its values, without the entry
+/// offsets).
+fn embedded_basket(reader: &ReaderTree, branch: &str) -> Result<Vec<u8>, String> {
+    let b = reader.branch(branch).ok_or("branch not found")?;
+    let (data, _) =
+        guard(|| b.embedded_basket())?.ok_or("the basket stored in the tree record is missing")?;
+    Ok(data)
 }
 
 /// Why a basket of `data_len` bytes cannot hold `entries` entries with the `values` the counter

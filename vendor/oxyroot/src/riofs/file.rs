@@ -891,13 +891,72 @@ impl RootFile {
         // Ok(obj)
     }
 
+    /// The tree `name`: a key of the top directory, or `dir/sub/tree` inside directories.
+    ///
+    /// baler-arrow patch: oxyroot 0.1.25 read the top directory only (a directory key hit a
+    /// `todo!()`).
     pub fn get_tree(&mut self, name: &str) -> Result<ReaderTree> {
-        let objet = self.get_object(name)?;
+        let objet = match name.rsplit_once('/') {
+            None => self.get_object(name)?,
+            Some((path, leaf)) => {
+                let dir = self.sub_directory(path)?;
+                let mut reader = self.reader()?.clone();
+                dir.get_object(leaf, &mut reader, Some(&self.sinfos))?
+            }
+        };
         let mut objet: ReaderTree = *objet.downcast::<ReaderTree>().expect("");
 
         objet.set_reader(Some(self.reader()?.clone()));
         objet.set_streamer_info(self.sinfos.clone());
         Ok(objet)
+    }
+
+    /// The directory at `path` (`dir/sub`), its keys read. baler-arrow patch.
+    fn sub_directory(&mut self, path: &str) -> Result<TDirectoryFile> {
+        let mut dir = self.dir.clone();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            let key = dir
+                .keys()
+                .iter()
+                .filter(|k| k.name() == part && k.class_name() == "TDirectoryFile")
+                .max_by_key(|k| k.cycle())
+                .cloned()
+                .ok_or_else(|| Error::KeyNotInFile {
+                    key: path.to_string(),
+                    file: self.id.clone(),
+                })?;
+            let mut reader = self.reader()?.clone();
+            let buf = key.bytes(&mut reader, None)?;
+            let mut sub = TDirectoryFile::default();
+            crate::rbytes::Unmarshaler::unmarshal(
+                &mut sub,
+                &mut RBuffer::new(&buf, key.key_len() as u32),
+            )?;
+            sub.read_keys(self)?;
+            dir = sub;
+        }
+        Ok(dir)
+    }
+
+    /// The path (`tree`, `dir/tree`) and key of every object of class `class` in the file's
+    /// directories, at most `depth` directories deep. baler-arrow patch.
+    pub fn objects_of_class(&mut self, class: &str, depth: usize) -> Result<Vec<(String, Key)>> {
+        let mut found = Vec::new();
+        let mut pending = vec![(String::new(), self.dir.clone(), 0usize)];
+        while let Some((prefix, dir, level)) = pending.pop() {
+            for key in dir.keys() {
+                let path = format!("{prefix}{}", key.name());
+                if key.class_name() == class {
+                    found.push((path.clone(), key.clone()));
+                }
+                if key.class_name() == "TDirectoryFile" && level < depth {
+                    let sub = self.sub_directory(&path)?;
+                    pending.push((format!("{path}/"), sub, level + 1));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(found)
     }
 
     pub fn keys_name(&self) -> impl Iterator<Item = &str> {

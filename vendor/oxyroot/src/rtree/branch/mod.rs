@@ -97,6 +97,24 @@ impl Branch {
         type_name_cpp_to_rust(self.item_type_name().as_str())
     }
 
+    /// The data of the basket kept in the tree record (the values, without the entry offsets
+    /// that follow them) and its number of entries, if the branch has one.
+    ///
+    /// baler-arrow patch: `get_basket` hands a `std::vector` branch's embedded basket out
+    /// entry by entry, through its offsets; a reader that checks the bytes itself needs them
+    /// whole.
+    pub fn embedded_basket(&self) -> Option<(Vec<u8>, i32)> {
+        let b: &TBranch = self.into();
+        let basket = b.baskets.first()?;
+        let key_len = basket.key().key_len() as usize;
+        // The buffer ends with the data, unless the basket says where its data ends.
+        let len = basket.key().buffer().len();
+        let last = basket.last.max(0) as usize;
+        let end = if last > key_len { last.min(len) } else { len };
+        let data = basket.key().buffer().get(key_len..end)?.to_vec();
+        Some((data, basket.nev_buf()))
+    }
+
     /// Number of entries
     pub fn entries(&self) -> i64 {
         let b: &TBranch = self.into();
