@@ -16,7 +16,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use oxyroot::{Branch, ReaderTree, RootFile};
+use oxyroot::{Branch, RBuffer, ReaderTree, RootFile};
 
 use self::keys::{BasketIndex, BasketKey};
 use super::types::NumericType;
@@ -778,12 +778,20 @@ impl PlanContext<'_> {
 }
 
 /// The bytes of the basket of `branch` kept in the TTree record (its values, without the entry
-/// offsets).
+/// offsets); for a tree record without one, the first basket oxyroot finds through the branch's
+/// own basket table (which the key walk may not have seen).
 fn embedded_basket(reader: &ReaderTree, branch: &str) -> Result<Vec<u8>, String> {
     let b = reader.branch(branch).ok_or("branch not found")?;
-    let (data, _) =
-        guard(|| b.embedded_basket())?.ok_or("the basket stored in the tree record is missing")?;
-    Ok(data)
+    let first = guard(|| {
+        b.embedded_basket().map(|(data, _)| data).or_else(|| {
+            b.get_basket(|r: &mut RBuffer| {
+                let n = r.len().max(0) as usize;
+                r.read_array_u8(n).map(<[u8]>::to_vec).unwrap_or_default()
+            })
+            .next()
+        })
+    })?;
+    first.ok_or_else(|| "the basket stored in the tree record is missing".into())
 }
 
 /// Why a basket of `data_len` bytes cannot hold `entries` entries with the `values` the counter
