@@ -38,6 +38,44 @@ fn run_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `compress ROOT --collection all --method residual -o OUT`: its report. `residual` keeps the
+/// debug-build tests short; the format and the guarantee are the same.
+fn compress_all(root: &Path, out: &Path) -> String {
+    run_ok(&[
+        "compress",
+        root.to_str().unwrap(),
+        "--collection",
+        "all",
+        "--method",
+        "residual",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ])
+}
+
+/// `decompress DATASET --layout events -o OUT --verify ROOT`: its report.
+fn decompress_events(dataset: &Path, out: &Path, root: &Path) -> String {
+    run_ok(&[
+        "decompress",
+        dataset.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        out.to_str().unwrap(),
+        "--verify",
+        root.to_str().unwrap(),
+    ])
+}
+
+/// The bytes of every file in folder `dir`.
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
 fn sql_rows(query: &str, dataset: &Path) -> Vec<serde_json::Value> {
     let out = run_ok(&[
         "sql",
@@ -58,18 +96,7 @@ fn a_whole_nanoaod_file_compresses_and_round_trips_in_the_event_layout_as_uproot
     let compressed = dir_s.join("ttbar.baler");
     let lossless = dir_s.join("ttbar.dataset");
     let events = dir_s.join("ttbar.events.parquet");
-    // `residual` keeps the debug-build test short; the format and the guarantee are the same.
-    let report = run_ok(&[
-        "compress",
-        root_s,
-        "--collection",
-        "all",
-        "--method",
-        "residual",
-        "-o",
-        compressed.to_str().unwrap(),
-        "-q",
-    ]);
+    let report = compress_all(&root, &compressed);
     run_ok(&[
         "convert",
         root_s,
@@ -100,18 +127,13 @@ fn a_whole_nanoaod_file_compresses_and_round_trips_in_the_event_layout_as_uproot
             "{t} in report:\n{report}"
         );
     }
-    let size = |d: &Path| -> u64 {
-        std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().len())
-            .sum()
-    };
     let root_bytes = std::fs::metadata(&root).unwrap().len();
     assert!(
-        size(&compressed) < root_bytes / 2 && size(&compressed) < size(&lossless) / 2,
+        folder_bytes(&compressed) < root_bytes / 2
+            && folder_bytes(&compressed) < folder_bytes(&lossless) / 2,
         "dataset {} B, lossless {} B, ROOT {root_bytes} B",
-        size(&compressed),
-        size(&lossless)
+        folder_bytes(&compressed),
+        folder_bytes(&lossless)
     );
     assert!(
         report.contains(&format!("the ROOT file: {root_bytes} B")),
@@ -120,16 +142,7 @@ fn a_whole_nanoaod_file_compresses_and_round_trips_in_the_event_layout_as_uproot
 
     // Back to NanoAOD's layout, every table checked against the ROOT file by the tool, and
     // every branch by uproot.
-    let out = run_ok(&[
-        "decompress",
-        compressed.to_str().unwrap(),
-        "--layout",
-        "events",
-        "-o",
-        events.to_str().unwrap(),
-        "--verify",
-        root_s,
-    ]);
+    let out = decompress_events(&compressed, &events, &root);
     assert!(out.contains("verified 23 tables"), "{out}");
     if let Some((branches, values, missing)) =
         events_reference(&root, &events, baler_arrow::options::DEFAULT_RELATIVE_BOUND)
@@ -390,20 +403,9 @@ fn bounds_can_name_a_table_and_win_over_those_that_do_not() {
 fn the_std_vector_collections_of_a_real_atlas_tree_compress_and_round_trip_as_uproot_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let root = data("atlas_minitree_issue816.root");
-    let root_s = root.to_str().unwrap();
     let compressed = dir.path().join("atlas.baler");
     let events = dir.path().join("atlas.events.parquet");
-    let report = run_ok(&[
-        "compress",
-        root_s,
-        "--collection",
-        "all",
-        "--method",
-        "residual",
-        "-o",
-        compressed.to_str().unwrap(),
-        "-q",
-    ]);
+    let report = compress_all(&root, &compressed);
     // Five collections of `std::vector` branches, by name, and the event-level table (with
     // each collection's counter, from the vectors' lengths).
     for (table, rows) in [
@@ -421,23 +423,11 @@ fn the_std_vector_collections_of_a_real_atlas_tree_compress_and_round_trip_as_up
             "{table}: {report}"
         );
     }
-    let bytes: u64 = std::fs::read_dir(&compressed)
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
+    let bytes = folder_bytes(&compressed);
     let root_bytes = std::fs::metadata(&root).unwrap().len();
     assert!(bytes < root_bytes / 2, "{bytes} B against {root_bytes} B");
 
-    let out = run_ok(&[
-        "decompress",
-        compressed.to_str().unwrap(),
-        "--layout",
-        "events",
-        "-o",
-        events.to_str().unwrap(),
-        "--verify",
-        root_s,
-    ]);
+    let out = decompress_events(&compressed, &events, &root);
     assert!(out.contains("verified 6 tables"), "{out}");
     let layout = crate::common::read_parquet(&events);
     let schema = layout.schema();
