@@ -111,6 +111,46 @@ def test_a_dataset_folder_reads_in_the_per_event_layout_as_uproot_reads_the_file
             assert np.array_equal(x, y), name
 
 
+def test_coffea_opens_the_per_event_layout_as_nanoevents(tmp_path):
+    # coffea's NanoEvents reads the decompressed per-event layout of the ttbar NanoAOD file as
+    # it reads NanoAOD: collections come back as records (with their four-vectors), within the
+    # bound of uproot's arrays.
+    coffea = pytest.importorskip("coffea.nanoevents")
+    uproot = pytest.importorskip("uproot")
+    ak = pytest.importorskip("awkward")
+    folder = tmp_path / "ttbar.baler"
+    # `residual` keeps the test short; the format and the guarantee are the same.
+    baler_arrow.compress(TTBAR, folder, collection="all", method="residual")
+    layout = tmp_path / "ttbar.events.parquet"
+    baler_arrow.decompress(folder, layout, layout="events")
+    with pytest.warns(RuntimeWarning):  # the file has no SubJet collection: coffea says so
+        events = coffea.NanoEventsFactory.from_parquet(
+            str(layout), schemaclass=coffea.NanoAODSchema, mode="eager"
+        ).events()
+    tree = uproot.open(TTBAR)["Events"]
+    assert len(events) == tree.num_entries
+    checked = 0
+    for collection in ["Jet", "Muon", "Electron", "GenPart"]:
+        for field in ["pt", "eta", "phi", "mass", "charge", "pdgId", "jetId"]:
+            name = f"{collection}_{field}"
+            if name not in tree:
+                continue
+            original = tree[name].array()
+            decoded = events[collection][field]
+            assert ak.all(ak.num(original) == ak.num(decoded)), name
+            x, y = ak.to_numpy(ak.flatten(original)), ak.to_numpy(ak.flatten(decoded))
+            if x.dtype.kind == "f":
+                assert np.all(np.abs(x.astype(np.float64) - y) <= BOUND * np.abs(x.astype(np.float64))), name
+            else:
+                assert np.array_equal(x, y), name
+            checked += 1
+    assert checked >= 14
+    # The four-vector behaviour works on the decoded values.
+    dijet = events.Jet[ak.num(events.Jet) >= 2]
+    mass = (dijet[:, 0] + dijet[:, 1]).mass
+    assert len(mass) > 0 and ak.all(mass > 0)
+
+
 def test_dask_over_three_files_equals_their_concatenation(tmp_path):
     pytest.importorskip("dask.dataframe")
     paths = []
