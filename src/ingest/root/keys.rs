@@ -129,26 +129,40 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
     // A basket names its tree but not the tree's directory (ROOT writes the file as the
     // basket's directory): it belongs to the only tree of that name, or, when directories hold
     // trees of the same name, to the one whose record lists its position.
-    let mut records: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+    // The 8-byte words of each such tree's record (its cycles' records together), read once.
+    let mut words: HashMap<String, std::collections::HashSet<u64>> = HashMap::new();
     let mut index = BasketIndex::new();
     for (tree, branch, key, _) in baskets {
-        let mut paths: Vec<&(String, String, BasketKey)> =
-            trees.iter().filter(|(_, name, _)| *name == tree).collect();
-        paths.dedup_by(|a, b| a.0 == b.0);
+        let mut paths: Vec<&String> = trees
+            .iter()
+            .filter(|(_, name, _)| *name == tree)
+            .map(|(path, _, _)| path)
+            .collect();
+        paths.sort();
+        paths.dedup();
         let owner = match paths.as_slice() {
             [] => tree.clone(),
-            [(path, _, _)] => path.clone(),
+            [path] => (*path).clone(),
             several => several
                 .iter()
-                .find(|(path, _, record_key)| {
-                    let record = records
-                        .entry(path.clone())
-                        .or_insert_with(|| tree_record(file, record_key));
-                    record.as_ref().is_some_and(|r| {
-                        (0..r.len().saturating_sub(7)).any(|at| be_u64(r, at) == key.seek)
-                    })
+                .find(|path| {
+                    words
+                        .entry((**path).clone())
+                        .or_insert_with(|| {
+                            trees
+                                .iter()
+                                .filter(|(p, _, _)| p == **path)
+                                .filter_map(|(_, _, k)| tree_record(file, k))
+                                .flat_map(|r| {
+                                    (0..r.len().saturating_sub(7))
+                                        .map(|at| be_u64(&r, at))
+                                        .collect::<Vec<_>>()
+                                })
+                                .collect()
+                        })
+                        .contains(&key.seek)
                 })
-                .map_or_else(|| tree.clone(), |(path, _, _)| path.clone()),
+                .map_or_else(|| tree.clone(), |path| (*path).clone()),
         };
         index.entry((owner, branch)).or_default().push(key);
     }
