@@ -67,6 +67,8 @@ impl Selection {
 pub struct Table {
     pub name: String,
     pub read: ReadOptions,
+    /// The branches a collection's table reads (none for [`EVENTS_TABLE`]).
+    pub members: Vec<String>,
 }
 
 impl Table {
@@ -83,7 +85,8 @@ impl Table {
 /// A Parquet input, a missing tree, or a name that is neither a collection nor
 /// [`EVENTS_TABLE`] (the error lists the collections).
 pub fn tables(input: &Path, tree: Option<&str>, selection: &Selection) -> Result<Vec<Table>> {
-    let (tree, found) = ingest::collections(input, tree)?;
+    let (tree, collections) = ingest::collections(input, tree)?;
+    let found: Vec<String> = collections.iter().map(|(name, _)| name.clone()).collect();
     let mut names: Vec<String> = found.clone();
     names.push(EVENTS_TABLE.to_owned());
     if let Selection::Named(asked) = selection {
@@ -103,6 +106,11 @@ pub fn tables(input: &Path, tree: Option<&str>, selection: &Selection) -> Result
     Ok(names
         .into_iter()
         .map(|name| Table {
+            members: collections
+                .iter()
+                .find(|(c, _)| *c == name)
+                .map(|(_, members)| members.clone())
+                .unwrap_or_default(),
             read: read.clone().with_layout(if name == EVENTS_TABLE {
                 Layout::Flat
             } else {
@@ -231,13 +239,8 @@ impl DatasetSummary {
 
 /// Branches dropped by the tables' readers that no table of the dataset reads.
 fn dropped(tables: &[Table], per_table: &[Vec<DroppedColumn>]) -> Vec<(String, String)> {
-    let collections: Vec<&str> = tables
-        .iter()
-        .filter(|t| t.name != EVENTS_TABLE)
-        .map(|t| t.name.as_str())
-        .collect();
     let read_by_collection =
-        |branch: &str| collections.iter().any(|c| ingest::is_member(branch, c));
+        |branch: &str| tables.iter().any(|t| t.members.iter().any(|m| m == branch));
     let mut seen = HashSet::new();
     tables
         .iter()
@@ -585,19 +588,25 @@ impl EventBatches {
     pub fn new(path: &Path, events: TableRows, collections: Vec<TableRows>) -> Result<Self> {
         let mut members = Vec::new();
         for rows in collections {
-            let counter = [format!("n{}", rows.name), format!("N{}", rows.name)]
-                .iter()
-                .find_map(|c| events.schema.index_of(c).ok())
-                .ok_or_else(|| Error::DatasetTable {
-                    path: path.to_owned(),
-                    table: rows.name.clone(),
-                    source: Box::new(Error::Options {
-                        message: format!(
-                            "the `{EVENTS_TABLE}` table has no counter `n{}` for it",
-                            rows.name
-                        ),
-                    }),
-                })?;
+            // A collection named as its counter (`n`, whose arrays are `Af4[n]`) is counted by
+            // that column itself.
+            let counter = [
+                format!("n{}", rows.name),
+                format!("N{}", rows.name),
+                rows.name.clone(),
+            ]
+            .iter()
+            .find_map(|c| events.schema.index_of(c).ok())
+            .ok_or_else(|| Error::DatasetTable {
+                path: path.to_owned(),
+                table: rows.name.clone(),
+                source: Box::new(Error::Options {
+                    message: format!(
+                        "the `{EVENTS_TABLE}` table has no counter `n{}` for it",
+                        rows.name
+                    ),
+                }),
+            })?;
             let event = rows.schema.index_of(EVENT_COLUMN).ok();
             let columns = (0..rows.schema.fields().len())
                 .filter(|&i| Some(i) != event)
@@ -633,9 +642,11 @@ impl EventBatches {
                 for &c in &member.columns {
                     let field = member.rows.schema.field(c);
                     let collection = &member.rows.name;
-                    // `Jet`'s `pt` is `Jet_pt`; `LHEPdfWeight`'s own array keeps its name.
-                    let name = if field.name() == collection {
-                        collection.clone()
+                    // `Jet`'s `pt` is `Jet_pt`; `LHEPdfWeight`'s own array keeps its name, and
+                    // so do the arrays of a collection named as its counter (`n`'s `Af4`).
+                    let by_counter = events.schema.field(i).name() == collection;
+                    let name = if field.name() == collection || by_counter {
+                        field.name().clone()
                     } else {
                         format!("{collection}_{}", field.name())
                     };
@@ -856,30 +867,34 @@ pub fn open_events(dir: &Path) -> Result<EventBatches> {
 }
 
 /// Reads the tables of `input`'s tree straight into the event layout (for `convert --layout
-/// events`).
+/// events`), with the branches no table reads (as [`DatasetSummary::dropped`]).
 ///
 /// # Errors
 /// Those of [`ingest::open`] and [`EventBatches::new`]; the tables must include the events
 /// table.
-pub fn read_events(input: &Path, tables: &[Table]) -> Result<EventBatches> {
-    let open = |t: &Table| -> Result<TableRows> {
-        let reader = ingest::open(input, &t.read)?;
-        Ok(TableRows::new(&t.name, reader.schema(), Box::new(reader)))
-    };
-    let events = tables
+#[allow(clippy::type_complexity)]
+pub fn read_events(
+    input: &Path,
+    tables: &[Table],
+) -> Result<(EventBatches, Vec<(String, String)>)> {
+    let at = tables
         .iter()
-        .find(|t| t.name == EVENTS_TABLE)
+        .position(|t| t.name == EVENTS_TABLE)
         .ok_or_else(|| Error::Options {
             message: format!(
                 "the event layout needs the `{EVENTS_TABLE}` table (its counters give each event's elements)"
             ),
         })?;
-    let collections = tables
-        .iter()
-        .filter(|t| t.name != EVENTS_TABLE)
-        .map(open)
-        .collect::<Result<_>>()?;
-    EventBatches::new(input, open(events)?, collections)
+    let mut per_table = Vec::with_capacity(tables.len());
+    let mut rows = Vec::with_capacity(tables.len());
+    for t in tables {
+        let reader = ingest::open(input, &t.read)?;
+        per_table.push(reader.dropped().to_vec());
+        rows.push(TableRows::new(&t.name, reader.schema(), Box::new(reader)));
+    }
+    let events = rows.remove(at);
+    let batches = EventBatches::new(input, events, rows)?;
+    Ok((batches, dropped(tables, &per_table)))
 }
 
 /// Writes the event layout to one lossless Parquet file; returns the number of events.

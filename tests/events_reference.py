@@ -14,7 +14,8 @@ float64, NaN where the original is NaN; EPS 0 means bit for bit). The dtype of e
 must be the branch's.
 
 Prints a JSON summary on stdout: the branches compared, the values compared, and the numeric
-branches of the tree that the file lacks. Exits with status 1 on the first disagreement.
+branches of the tree that the file lacks. Exits with status 1 on the first disagreement, and
+with status 2 when uproot itself cannot read a branch the file has (nothing to compare with).
 """
 
 from __future__ import annotations
@@ -34,6 +35,16 @@ def fail(msg):
     sys.exit(1)
 
 
+def read(tree, name, library):
+    """uproot's array of branch `name`; exits with status 2 (nothing to compare against, not a
+    disagreement) when uproot itself cannot read it."""
+    try:
+        return tree[name].array(library=library)
+    except Exception as e:  # uproot's own limits (e.g. baskets without entry offsets)
+        print(f"events_reference: uproot cannot read `{name}`: {e}".splitlines()[0], file=sys.stderr)
+        sys.exit(2)
+
+
 def reference(tree, events, name):
     """What column `name` must hold: the branch of that name (or `X.field`, for `X_field`);
     element `i` of fixed-size array branch `x` for `x[i]`; or for a counter `nX` that the tree
@@ -41,16 +52,16 @@ def reference(tree, events, name):
     that follow it in the file, which must agree with each other (each of them is checked
     against its branch too)."""
     if name in tree:
-        return tree[name].array(library="ak")
+        return read(tree, name, "ak")
     # ATLAS's `Jets.pt` is `Jets_pt` in the event layout (NanoAOD's naming).
     for i, c in enumerate(name):
         dotted = name[:i] + "." + name[i + 1 :]
         if c == "_" and dotted in tree:
-            return tree[dotted].array(library="ak")
+            return read(tree, dotted, "ak")
     if name.endswith("]") and "[" in name:
         branch, index = name[:-1].split("[", 1)
         if branch in tree and index.isdigit():
-            array = tree[branch].array(library="np")
+            array = read(tree, branch, "np")
             if array.ndim == 2 and int(index) < array.shape[1]:
                 return ak.Array(np.ascontiguousarray(array[:, int(index)]))
     if name.startswith("n"):
@@ -131,7 +142,8 @@ def main():
     for b in tree.branches:
         interp = b.interpretation
         dtype = getattr(getattr(interp, "content", interp), "to_dtype", None)
-        if isinstance(interp, (uproot.AsDtype, uproot.AsJagged)) and dtype is not None:
+        numbers = (uproot.AsDtype, uproot.AsJagged, uproot.interpretation.numerical.TruncatedNumerical)
+        if isinstance(interp, numbers) and dtype is not None:
             numeric.append(b.name)
     fields = set(events.fields)
     missing = [n for n in numeric if n not in fields and n.replace(".", "_", 1) not in fields]

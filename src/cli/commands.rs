@@ -246,13 +246,8 @@ fn run_decompress(args: &DecompressArgs, quiet: bool) -> Result<()> {
 /// The compression report as a table a physicist can read.
 fn print_report(r: &CompressReport) {
     print_dropped(
-        &r.dropped
-            .iter()
-            .map(|(name, reason)| DroppedColumn {
-                name: name.clone(),
-                reason: reason.clone(),
-            })
-            .collect::<Vec<_>>(),
+        r.dropped.iter().map(|(n, why)| (n.as_str(), why.as_str())),
+        "non-numeric or non-jet columns",
     );
     if let Some(t) = &r.training {
         println!(
@@ -328,7 +323,13 @@ fn run_convert(args: &ConvertArgs, quiet: bool) -> Result<()> {
         .with_progress(Arc::new(Bar::new(quiet)));
     let summary = convert(input, &output, &ReadOptions::from(&args.input), &options)
         .with_context(|| format!("failed to convert `{}`", input.display()))?;
-    print_dropped(&summary.dropped);
+    print_dropped(
+        summary
+            .dropped
+            .iter()
+            .map(|d| (d.name.as_str(), d.reason.as_str())),
+        "non-numeric or non-jet columns",
+    );
     println!(
         "wrote {} rows x {} columns to `{}` ({} bytes)",
         summary.rows,
@@ -370,18 +371,26 @@ fn print_metrics(variables: &[baler_arrow::metrics::VariableMetrics]) {
     }
 }
 
-/// Says which input columns were left out, on standard error.
-fn print_dropped(dropped: &[DroppedColumn]) {
-    if dropped.is_empty() {
-        return;
+/// Says which input columns (`(name, reason)`) were left out, on standard error: a warning for
+/// those that could not be read (data lost), a note naming the others as `kind`.
+pub(super) fn print_dropped<'a>(dropped: impl IntoIterator<Item = (&'a str, &'a str)>, kind: &str) {
+    let (unreadable, other): (Vec<_>, Vec<_>) = dropped
+        .into_iter()
+        .partition(|(_, reason)| DroppedColumn::is_unreadable(reason));
+    let list = |d: &[(&str, &str)]| {
+        d.iter()
+            .map(|(name, reason)| format!("{name} ({reason})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !unreadable.is_empty() {
+        eprintln!(
+            "warning: {} branches could not be read and are left out: {}",
+            unreadable.len(),
+            list(&unreadable)
+        );
     }
-    let names: Vec<_> = dropped
-        .iter()
-        .map(|d| format!("{} ({})", d.name, d.reason))
-        .collect();
-    eprintln!(
-        "note: dropped {} non-numeric or non-jet columns: {}",
-        dropped.len(),
-        names.join(", ")
-    );
+    if !other.is_empty() {
+        eprintln!("note: dropped {} {kind}: {}", other.len(), list(&other));
+    }
 }

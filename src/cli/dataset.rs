@@ -33,7 +33,11 @@ pub fn convert(args: &ConvertArgs, quiet: bool) -> Result<()> {
             .clone()
             .unwrap_or_else(|| baler_arrow::output::default_output(input));
         baler_arrow::output::check_output(input, &output, args.force)?;
-        let events = dataset::read_events(input, &tables).with_context(fail)?;
+        let (events, dropped) = dataset::read_events(input, &tables).with_context(fail)?;
+        super::commands::print_dropped(
+            dropped.iter().map(|(n, why)| (n.as_str(), why.as_str())),
+            "branches that are in no table",
+        );
         let columns = events.schema().fields().len();
         let rows = dataset::write_events(events, &output, args.force, options.progress.as_ref())
             .with_context(fail)?;
@@ -142,18 +146,10 @@ pub fn inspect(dir: &Path) -> Result<()> {
 
 /// The tables written, their sizes, and the dataset against its input.
 fn print_summary(s: &DatasetSummary, input_name: &str) {
-    if !s.dropped.is_empty() {
-        let names: Vec<_> = s
-            .dropped
-            .iter()
-            .map(|(name, reason)| format!("{name} ({reason})"))
-            .collect();
-        eprintln!(
-            "note: {} branches are in no table: {}",
-            names.len(),
-            names.join(", ")
-        );
-    }
+    super::commands::print_dropped(
+        s.dropped.iter().map(|(n, why)| (n.as_str(), why.as_str())),
+        "branches that are in no table",
+    );
     println!(
         "{:<20} {:>9} {:>8} {:>10} {:>10} {:>7}  written",
         "table", "rows", "columns", "bytes", "lossless", "ratio"

@@ -102,6 +102,35 @@ pub struct DroppedColumn {
     pub reason: String,
 }
 
+/// How the reason of a column that was left out because it could not be read (a damaged
+/// basket, lengths that disagree with its counter) starts: such a column is data lost, not a
+/// column of a kind the tool does not compress.
+pub const CANNOT_READ: &str = "cannot be read: ";
+
+impl DroppedColumn {
+    /// A column left out because it could not be read, for the reason `message`.
+    pub fn unreadable(name: &str, message: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            reason: format!("{CANNOT_READ}{message}"),
+        }
+    }
+
+    /// A second branch of a tree named as one before it (ROOT allows it): the first is read, as
+    /// uproot reads it.
+    pub fn duplicate(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            reason: "a second branch of this name (the first is read)".into(),
+        }
+    }
+
+    /// Whether the column was left out because it could not be read.
+    pub fn is_unreadable(reason: &str) -> bool {
+        reason.starts_with(CANNOT_READ)
+    }
+}
+
 /// A stream of jet batches from one input file.
 pub struct JetReader {
     path: PathBuf,
@@ -205,11 +234,16 @@ pub fn column_index(path: &Path, schema: &arrow::datatypes::Schema, name: &str) 
 }
 
 /// The collections of a ROOT file's tree (`tree`, or the only one): the tree's name and each
-/// collection's name (`Jet` for `nJet` + `Jet_*`), in the tree's branch order.
+/// collection's name (`Jet` for `nJet` + `Jet_*`) with the branches it reads, in the tree's
+/// branch order.
 ///
 /// # Errors
 /// A file that cannot be read, is not ROOT ([`Error::Options`]), or has no such tree.
-pub fn collections(path: &Path, tree: Option<&str>) -> Result<(String, Vec<String>)> {
+#[allow(clippy::type_complexity)]
+pub fn collections(
+    path: &Path,
+    tree: Option<&str>,
+) -> Result<(String, Vec<(String, Vec<String>)>)> {
     if detect_format(path)? != Format::Root {
         return Err(Error::Options {
             message: format!(
@@ -223,7 +257,10 @@ pub fn collections(path: &Path, tree: Option<&str>) -> Result<(String, Vec<Strin
     let info = input.tree_info(&name)?;
     Ok((
         name,
-        info.collections().into_iter().map(|c| c.name).collect(),
+        info.collections()
+            .into_iter()
+            .map(|c| (c.name, c.members))
+            .collect(),
     ))
 }
 

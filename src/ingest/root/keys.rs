@@ -2,12 +2,10 @@
 //!
 //! oxyroot 0.1.25 describes trees and branches well but decodes basket data wrongly or panics in
 //! several cases (zstd baskets, jagged branches whose last basket is stored inside the TTree
-//! record). This module reads the file's records itself: it walks every key from `fBEGIN` to
-//! `fEND` (as ROOT's `TFile::Map` does), keeps the `TBasket` keys with their entry counts, puts
-//! each branch's baskets in entry order (from the `fBasketSeek` arrays in the tree's record),
-//! and decompresses a basket's payload (zlib, zstd, lz4 or lzma blocks) on request.
+//! record). This module reads a basket's key where the branch's basket table (`fBasketSeek`)
+//! puts it, checks it, and decompresses its payload (zlib, zstd, lz4 or lzma blocks) on
+//! request.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
@@ -36,21 +34,12 @@ impl BasketKey {
     }
 }
 
-/// The baskets of every branch of every tree, by (tree name, branch name), in entry order.
-pub(crate) type BasketIndex = HashMap<(String, String), Vec<BasketKey>>;
-
 /// The largest basket payload this reader takes (ROOT's own baskets stay far below).
 pub(crate) const MAX_BASKET_BYTES: u64 = 1 << 30;
 
-/// What the walk over a file's records found: the baskets, and the name of every `TTree`
-/// record (those in subdirectories too).
-pub(crate) struct Scan {
-    pub baskets: BasketIndex,
-    pub trees: Vec<String>,
-}
-
-/// Reads the file header and walks every record, collecting the `TBasket` keys.
-pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
+/// Checks a file's header before oxyroot reads it: the `root` magic bytes, and a file as long as
+/// its header says (a truncated file is named as such, not by the read that runs off its end).
+pub(crate) fn check_header(file: &mut File) -> Result<(), String> {
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     let header = read_at(file, 0, 64.min(len))?;
     let mut r = Cursor::new(&header);
@@ -58,265 +47,46 @@ pub(crate) fn scan_baskets(file: &mut File) -> Result<Scan, String> {
         return Err("missing `root` magic bytes".into());
     }
     let version = r.i32()?;
-    let begin = r.i32()? as u64;
-    let big = version >= 1_000_000;
-    let end = r.seek(big)?;
-    let seek_free = r.seek(big)?;
+    let _begin = r.i32()?;
+    let end = r.seek(version >= 1_000_000)?;
     if end > len {
         return Err(format!(
             "file is truncated: header says {end} bytes, file has {len}"
         ));
     }
-    let free = free_segments(file, seek_free, end)?;
-    let mut baskets = Vec::new();
-    let mut trees = Vec::new();
-    // Each directory's name and parent, by the position of its key.
-    let mut directories: HashMap<u64, (String, u64)> = HashMap::new();
-    let mut pos = begin;
-    while pos < end {
-        if let Some(gap) = free.iter().find(|g| g.contains(&pos)) {
-            pos = gap.end;
-            continue;
-        }
-        let head = read_at(file, pos, 1024.min(end - pos))?;
-        let nbytes = Cursor::new(&head).i32()?;
-        if nbytes < 0 {
-            // A gap left by a deleted record.
-            pos += nbytes.unsigned_abs() as u64;
-            continue;
-        }
-        if nbytes == 0 {
-            return Err(format!("corrupt record at byte {pos}: length 0"));
-        }
-        match parse_key(&head, pos)? {
-            Some(Record::Basket(tree, branch, key, pdir)) => {
-                if key.seek + key.nbytes > len {
-                    return Err(format!(
-                        "corrupt basket key at byte {pos}: its {} bytes run past the end of the file",
-                        key.nbytes
-                    ));
-                }
-                baskets.push((tree, branch, key, pdir));
-            }
-            Some(Record::Tree(name, key, pdir)) if key.seek + key.nbytes <= len => {
-                trees.push((name, key, pdir));
-            }
-            Some(Record::Directory(name, pdir)) => {
-                directories.insert(pos, (name, pdir));
-            }
-            _ => {}
-        }
-        pos += nbytes as u64;
-    }
-    // Trees and baskets are named by their path (`dir/tree`), as the directories give it.
-    let path = |name: String, pdir: u64| -> String {
-        let mut parts = vec![name];
-        let mut at = pdir;
-        while let Some((dir, parent)) = directories.get(&at) {
-            if parts.len() > 64 {
-                break; // a loop of damaged records
-            }
-            parts.push(dir.clone());
-            at = *parent;
-        }
-        parts.reverse();
-        parts.join("/")
-    };
-    let trees: Vec<(String, String, BasketKey)> = trees
-        .into_iter()
-        .map(|(name, key, pdir)| (path(name.clone(), pdir), name, key))
-        .collect();
-    // A basket names its tree but not the tree's directory (ROOT writes the file as the
-    // basket's directory): it belongs to the only tree of that name, or, when directories hold
-    // trees of the same name, to the one whose record lists its position.
-    // The 8-byte words of each such tree's record (its cycles' records together), read once.
-    let mut words: HashMap<String, std::collections::HashSet<u64>> = HashMap::new();
-    let mut index = BasketIndex::new();
-    for (tree, branch, key, _) in baskets {
-        let mut paths: Vec<&String> = trees
-            .iter()
-            .filter(|(_, name, _)| *name == tree)
-            .map(|(path, _, _)| path)
-            .collect();
-        paths.sort();
-        paths.dedup();
-        let owner = match paths.as_slice() {
-            [] => tree.clone(),
-            [path] => (*path).clone(),
-            several => several
-                .iter()
-                .find(|path| {
-                    words
-                        .entry((**path).clone())
-                        .or_insert_with(|| {
-                            trees
-                                .iter()
-                                .filter(|(p, _, _)| p == **path)
-                                .filter_map(|(_, _, k)| tree_record(file, k))
-                                .flat_map(|r| {
-                                    (0..r.len().saturating_sub(7))
-                                        .map(|at| be_u64(&r, at))
-                                        .collect::<Vec<_>>()
-                                })
-                                .collect()
-                        })
-                        .contains(&key.seek)
-                })
-                .map_or_else(|| tree.clone(), |path| (*path).clone()),
-        };
-        index.entry((owner, branch)).or_default().push(key);
-    }
-    let trees: Vec<(String, BasketKey)> = trees
-        .into_iter()
-        .map(|(path, _, key)| (path, key))
-        .collect();
-    order_by_entry(file, &trees, &mut index);
-    Ok(Scan {
-        baskets: index,
-        trees: trees.into_iter().map(|(name, _)| name).collect(),
-    })
+    Ok(())
 }
 
-/// The (decompressed) payload of a `TTree` record, if it can be read.
-fn tree_record(file: &mut File, key: &BasketKey) -> Option<Vec<u8>> {
-    let payload = read_at(file, key.seek + key.key_len, key.nbytes - key.key_len).ok()?;
-    if key.obj_len == payload.len() as u64 {
-        Some(payload)
-    } else {
-        decompress(&payload, key.obj_len as usize).ok()
-    }
-}
-
-/// Puts each branch's baskets in entry order. A branch's `fBasketSeek` array, in its tree's
-/// record, lists its baskets' positions in entry order as big-endian 64-bit integers: the
-/// record is searched for a run of the branch's basket positions, one after another, and the
-/// baskets are sorted by their place in it. Baskets whose positions are not found (a record
-/// that cannot be read) keep file order, which is entry order for every writer seen so far; the
-/// counter check still catches a mismatch of lengths.
-fn order_by_entry(file: &mut File, trees: &[(String, BasketKey)], index: &mut BasketIndex) {
-    for (name, key) in trees {
-        let Some(record) = tree_record(file, key) else {
-            continue;
-        };
-        // Every place in the record where a basket position of this tree stands.
-        let seeks: std::collections::HashSet<u64> = index
-            .iter()
-            .filter(|((tree, _), b)| tree == name && b.len() > 1)
-            .flat_map(|(_, b)| b.iter().map(|k| k.seek))
-            .collect();
-        if seeks.is_empty() {
-            continue;
-        }
-        let mut places: HashMap<u64, Vec<usize>> = HashMap::new();
-        for at in 0..record.len().saturating_sub(7) {
-            let v = be_u64(&record, at);
-            if seeks.contains(&v) {
-                places.entry(v).or_default().push(at);
-            }
-        }
-        for ((tree, _), baskets) in index.iter_mut() {
-            if tree != name || baskets.len() < 2 {
-                continue;
-            }
-            if let Some(order) = seek_run(&record, &places, baskets) {
-                let mut sorted: Vec<BasketKey> =
-                    order.iter().map(|&i| baskets[i].clone()).collect();
-                std::mem::swap(baskets, &mut sorted);
-            }
-        }
-    }
-}
-
-/// The big-endian 64-bit integer at `at` of `record` (which has 8 bytes there).
-fn be_u64(record: &[u8], at: usize) -> u64 {
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&record[at..at + 8]);
-    u64::from_be_bytes(bytes)
-}
-
-/// Where `baskets`' positions stand one after another in `record` (`places`: where each
-/// position appears): the baskets' indices in that order.
-fn seek_run(
-    record: &[u8],
-    places: &HashMap<u64, Vec<usize>>,
-    baskets: &[BasketKey],
-) -> Option<Vec<usize>> {
-    let n = baskets.len();
-    let of: HashMap<u64, usize> = baskets
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.seek, i))
-        .collect();
-    let at_of = |at: usize| (at + 8 <= record.len()).then(|| be_u64(record, at));
-    for &at in places.get(&baskets[0].seek)? {
-        // Back to the start of the run of this branch's positions, then n of them forward.
-        let mut start = at;
-        while start >= 8
-            && at_of(start - 8).is_some_and(|v| of.contains_key(&v))
-            && at - start < 8 * n
-        {
-            start -= 8;
-        }
-        let mut seen = vec![false; n];
-        let order: Option<Vec<usize>> = (0..n)
-            .map(|k| {
-                let i = *of.get(&at_of(start + 8 * k)?)?;
-                (!std::mem::replace(&mut seen[i], true)).then_some(i)
-            })
-            .collect();
-        if order.is_some() {
-            return order;
-        }
-    }
-    None
-}
-
-/// The file's free segments (the `TFree` list at `fSeekFree`), as byte ranges.
-fn free_segments(
+/// The key of a basket of `branch` that its branch's basket table puts at byte `seek`, `nbytes`
+/// long on disk: read and checked (a `TBasket` of that branch and size) without the walk.
+pub(crate) fn basket_at(
     file: &mut File,
-    seek_free: u64,
-    end: u64,
-) -> Result<Vec<std::ops::Range<u64>>, String> {
-    if seek_free == 0 || seek_free >= end {
-        return Ok(Vec::new());
-    }
-    let head = read_at(file, seek_free, 1024.min(end - seek_free))?;
-    let mut r = Cursor::new(&head);
-    let nbytes = r.i32()? as u64;
-    r.bytes(2)?;
-    let obj_len = r.i32()? as u64;
-    r.bytes(4)?;
-    let key_len = r.i16()? as u64;
-    if key_len > nbytes || obj_len != nbytes - key_len {
+    seek: u64,
+    nbytes: u64,
+    branch: &str,
+) -> Result<BasketKey, String> {
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    if seek >= len || seek.saturating_add(nbytes) > len {
         return Err(format!(
-            "unexpected free-segment record at byte {seek_free}"
+            "its basket table puts a basket of {nbytes} bytes at byte {seek}, past the end of the {len}-byte file"
         ));
     }
-    let list = read_at(file, seek_free + key_len, nbytes - key_len)?;
-    let mut r = Cursor::new(&list);
-    let mut gaps = Vec::new();
-    while r.pos + 2 <= list.len() {
-        let big = r.i16()? > 1000;
-        let first = r.seek(big)?;
-        let last = r.seek(big)?;
-        gaps.push(first..last.saturating_add(1));
+    let head = read_at(file, seek, 1024.min(len - seek))?;
+    match parse_basket_key(&head, seek)? {
+        Some((name, key)) if name == branch && key.nbytes == nbytes => Ok(key),
+        Some((name, key)) => Err(format!(
+            "its basket table puts a basket of {nbytes} bytes at byte {seek}, where the key is a basket of `{name}` of {} bytes",
+            key.nbytes
+        )),
+        None => Err(format!(
+            "its basket table puts a basket at byte {seek}, where there is no basket key"
+        )),
     }
-    Ok(gaps)
 }
 
-/// A record the reader keeps: a basket, or a tree's own record (which holds its branches'
-/// `fBasketSeek` arrays).
-/// A record the walk keeps, with the position of its directory (`fSeekPdir`).
-enum Record {
-    Basket(String, String, BasketKey, u64),
-    Tree(String, BasketKey, u64),
-    /// A directory (`TDirectoryFile`) named so: its key is at the position its contents name
-    /// as their directory.
-    Directory(String, u64),
-}
-
-/// Parses one key header; returns `None` when the record is neither a `TBasket` nor a `TTree`.
-fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
+/// Parses the key header of a `TBasket`: the branch it names and where its data is; `None`
+/// for a record of another class.
+fn parse_basket_key(head: &[u8], seek: u64) -> Result<Option<(String, BasketKey)>, String> {
     let mut r = Cursor::new(head);
     let nbytes = r.i32()?;
     let version = r.i16()?;
@@ -325,41 +95,19 @@ fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
     let key_len = r.i16()?;
     let _cycle = r.i16()?;
     r.seek(version > 1000)?;
-    let pdir = r.seek(version > 1000)?;
-    let class = r.tstring()?;
-    if class == "TDirectory" || class == "TDirectoryFile" {
-        return Ok(Some(Record::Directory(r.tstring()?, pdir)));
-    }
-    if class == "TTree" {
-        let name = r.tstring()?;
-        let sane = nbytes >= 0
-            && key_len >= 0
-            && i32::from(key_len) <= nbytes
-            && obj_len >= 0
-            && obj_len as u64 <= MAX_BASKET_BYTES;
-        return Ok(sane.then(|| {
-            Record::Tree(
-                name,
-                BasketKey {
-                    seek,
-                    nbytes: nbytes as u64,
-                    key_len: key_len as u64,
-                    obj_len: obj_len as u64,
-                    entries: 0,
-                    last: key_len as u64 + obj_len as u64,
-                },
-                pdir,
-            )
-        }));
-    }
-    if class != "TBasket" {
+    r.seek(version > 1000)?;
+    if r.tstring()? != "TBasket" {
         return Ok(None);
     }
     let branch = r.tstring()?;
     let tree = r.tstring()?;
     let _basket_version = r.i16()?;
     let _buffer_size = r.i32()?;
-    let _nev_buf_size = r.i32()?;
+    // A negative size says an IO-features byte follows (as ROOT's `TBasket::Streamer` reads
+    // it): `kGenerateOffsetMap`, for baskets written without entry offsets.
+    if r.i32()? < 0 {
+        r.bytes(1)?;
+    }
     let entries = r.i32()?;
     let last = r.i32()?;
     let corrupt = |what: String| {
@@ -388,7 +136,7 @@ fn parse_key(head: &[u8], seek: u64) -> Result<Option<Record>, String> {
         entries: entries as u64,
         last: last as u64,
     };
-    Ok(Some(Record::Basket(tree, branch, key, pdir)))
+    Ok(Some((branch, key)))
 }
 
 /// Reads and decompresses a basket; returns its value data (entry offsets removed).

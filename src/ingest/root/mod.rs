@@ -1,10 +1,11 @@
 //! ROOT input: trees of jet collections (`nJet` + `Jet_*`) or flat trees, to Arrow batches.
 //!
-//! oxyroot reads the file's directory and the tree's branch list; the basket data is read by
-//! [`keys`], which checks every basket against the counter branch (see the module docs there for
-//! why). Every oxyroot call runs under [`guard`] so that its panics become errors.
+//! oxyroot reads the file's directory, the tree's branch list and each branch's basket table;
+//! the basket data is read by [`keys`], and every basket is checked against its basket table and
+//! the counter branch (see the module docs there for why). Every oxyroot call runs under [`guard`] so that its panics become errors.
 
 mod keys;
+mod packed;
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -16,9 +17,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use oxyroot::{Branch, RBuffer, ReaderTree, RootFile};
+use oxyroot::{Branch, ReaderTree, RootFile};
 
-use self::keys::{BasketIndex, BasketKey};
+use self::keys::BasketKey;
+use self::packed::{Packing, packed_type};
 use super::types::NumericType;
 use super::{DroppedColumn, EVENT_COLUMN, Layout, ReadOptions};
 use crate::error::{Error, Result};
@@ -64,6 +66,10 @@ pub(crate) struct BranchInfo {
     /// For a `std::vector` branch: after each stored basket, the entries and values so far
     /// (from the baskets' sizes, nothing read), to tell vectors of different lengths apart.
     pub value_ends: Vec<(u64, u64)>,
+    /// For a counted array: the branch its leaf's title names as its counter (`Af4[n]`).
+    pub counted_by: Option<String>,
+    /// For a `Double32_t` or `Float16_t` leaf: how its values are packed.
+    pub packing: Option<Packing>,
 }
 
 impl BranchInfo {
@@ -87,8 +93,9 @@ impl TreeInfo {
     }
 
     /// Collections: a flat integer counter `nX`/`NX` and at least one variable-length `X_*`
-    /// branch, or a variable-length branch `X` itself (NanoAOD's `nLHEPdfWeight` +
-    /// `LHEPdfWeight`); then the `std::vector` branches no counter claims, grouped by name
+    /// branch that it counts (as the array's leaf title says, if it names a counter), or a
+    /// variable-length branch `X` itself (NanoAOD's `nLHEPdfWeight` + `LHEPdfWeight`); then the
+    /// counted arrays no such counter claims, by the counter their title names; then the `std::vector` branches no counter claims, grouped by name
     /// ([`vector_collection`]: `jet_pt` and `jet_eta` are collection `jet`, as are `jet.pt`
     /// and `jet.eta`), whose lengths come from the vectors themselves.
     pub fn collections(&self) -> Vec<Collection> {
@@ -106,7 +113,10 @@ impl TreeInfo {
                 let members: Vec<_> = self
                     .branches
                     .iter()
+                    // An array's leaf names its counter (`Jet_pt[nJet]`): one counted by
+                    // another branch is not this counter's.
                     .filter(|b| b.jagged() && super::is_member(&b.name, name))
+                    .filter(|b| b.counted_by.as_ref().is_none_or(|c| *c == counter.name))
                     .map(|b| b.name.clone())
                     .collect();
                 (!name.is_empty() && !members.is_empty()).then(|| Collection {
@@ -117,6 +127,32 @@ impl TreeInfo {
                 })
             })
             .collect();
+        // Arrays that no `nX` claims, counted by the branch their leaf's title names (`Af4[n]`,
+        // `px[nTracks]`): a collection named as that counter, whose arrays keep their names.
+        let claimed: std::collections::HashSet<String> =
+            found.iter().flat_map(|c| c.members.clone()).collect();
+        let mut by_title: Vec<Collection> = Vec::new();
+        for b in self.branches.iter().filter(|b| !claimed.contains(&b.name)) {
+            let Some(counter) = &b.counted_by else {
+                continue;
+            };
+            let counts = self.branch(counter).is_some_and(|c| {
+                c.shape == Shape::Scalar && c.numeric.is_some_and(|t| t != NumericType::Bool)
+            });
+            if !counts || found.iter().any(|f| &f.name == counter) {
+                continue;
+            }
+            match by_title.iter_mut().find(|c| &c.counter == counter) {
+                Some(c) => c.members.push(b.name.clone()),
+                None => by_title.push(Collection {
+                    name: counter.clone(),
+                    counter: counter.clone(),
+                    lengths_of: None,
+                    members: vec![b.name.clone()],
+                }),
+            }
+        }
+        found.extend(by_title);
         let claimed: std::collections::HashSet<String> =
             found.iter().flat_map(|c| c.members.clone()).collect();
         let mut vectors: Vec<Collection> = Vec::new();
@@ -217,6 +253,12 @@ pub(crate) struct Collection {
 }
 
 impl Collection {
+    /// A collection named as its counter (`n`, for arrays `Af4[n]`): its arrays keep their
+    /// branch names, rather than `X_field` becoming field `field` of `X`.
+    pub fn named_by_counter(&self) -> bool {
+        self.name == self.counter
+    }
+
     /// What counts the collection's elements, as `inspect` shows it.
     pub fn counter_label(&self) -> String {
         match &self.lengths_of {
@@ -229,14 +271,11 @@ impl Collection {
 /// How many directories deep trees are looked for.
 const MAX_DEPTH: usize = 8;
 
-/// A ROOT file opened for planning: its trees and the basket index.
+/// A ROOT file opened for planning: its trees.
 pub(crate) struct RootInput {
     path: PathBuf,
     file: RootFile,
-    baskets: BasketIndex,
     pub trees: Vec<String>,
-    /// Trees found only deeper than [`MAX_DEPTH`] directories, which are not read.
-    nested: Vec<String>,
 }
 
 impl RootInput {
@@ -249,7 +288,7 @@ impl RootInput {
             path: path.to_owned(),
             source,
         })?;
-        let scan = keys::scan_baskets(&mut raw).map_err(root_err)?;
+        keys::check_header(&mut raw).map_err(root_err)?;
         let file = guard(|| RootFile::open(path))
             .map_err(root_err)?
             .map_err(|e| root_err(e.to_string()))?;
@@ -262,15 +301,10 @@ impl RootInput {
             .map(|(path, _)| path)
             .collect();
         trees.dedup();
-        let mut nested = scan.trees;
-        nested.retain(|t| !trees.contains(t));
-        nested.dedup();
         Ok(Self {
             path: path.to_owned(),
             file,
-            baskets: scan.baskets,
             trees,
-            nested,
         })
     }
 
@@ -283,20 +317,11 @@ impl RootInput {
         };
         match (name, self.trees.as_slice()) {
             (Some(n), trees) if trees.iter().any(|t| t == n) => Ok(n.to_owned()),
-            (Some(n), _) if self.nested.iter().any(|t| t == n) => Err(tree_err(format!(
-                "tree `{n}` is more than {MAX_DEPTH} directories deep"
-            ))),
             (Some(n), _) => Err(tree_err(format!("tree `{n}` not found"))),
             (None, [only]) => Ok(only.clone()),
-            (None, []) if !self.nested.is_empty() => Err(tree_err(format!(
-                "its trees ({}) are more than {MAX_DEPTH} directories deep",
-                self.nested
-                    .iter()
-                    .map(|t| format!("`{t}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            (None, []) => Err(tree_err(format!(
+                "no tree found (looked up to {MAX_DEPTH} directories deep)"
             ))),
-            (None, []) => Err(tree_err("no tree found".into())),
             (None, _) => Err(tree_err("several trees; choose one with `--tree`".into())),
         }
     }
@@ -324,28 +349,26 @@ impl RootInput {
                 message: format!("cannot list the branches of tree `{name}`: {message}"),
             })?;
         for b in branches.iter_mut().filter(|b| b.shape == Shape::Vector) {
-            let (Some(ty), Some(baskets)) = (
-                b.numeric,
-                self.baskets.get(&(name.to_owned(), b.name.clone())),
-            ) else {
+            let Some(ty) = b.numeric else {
                 continue;
             };
-            let (mut entries, mut values) = (0, 0);
-            for k in baskets {
-                entries += k.entries;
-                values +=
-                    k.data_len().saturating_sub(k.entries * VECTOR_HEADER) / ty.width() as u64;
-                b.value_ends.push((entries, values));
-            }
-            // The last basket may sit in the tree record (a small tree's only one): its lengths.
+            // A branch whose baskets cannot be found is named when it is read.
             let total = tree.entries().max(0) as u64;
-            if entries < total {
-                let lengths = embedded_basket(&tree, &b.name)
-                    .and_then(|bytes| unpack_vectors(&bytes, total - entries, ty.width()));
-                if let Ok((lengths, _)) = lengths {
-                    let n: u64 = lengths.iter().map(|&l| u64::from(l)).sum();
-                    b.value_ends.push((total, values + n));
-                }
+            let baskets = branch_baskets(&self.path, &tree, &b.name, total).unwrap_or_default();
+            let mut values = 0;
+            for (range, basket) in &baskets {
+                let n = range.end - range.start;
+                values += match basket {
+                    Basket::Stored(k) => {
+                        k.data_len().saturating_sub(n * VECTOR_HEADER) / ty.width() as u64
+                    }
+                    // A basket in the tree record (a small tree's only one): its lengths.
+                    Basket::Embedded(bytes) => match unpack_vectors(bytes, n, ty.width()) {
+                        Ok((lengths, _)) => lengths.iter().map(|&l| u64::from(l)).sum(),
+                        Err(_) => break,
+                    },
+                };
+                b.value_ends.push((range.end, values));
             }
         }
         Ok(TreeInfo {
@@ -357,19 +380,53 @@ impl RootInput {
 }
 
 fn branch_info(branch: &Branch) -> BranchInfo {
-    let type_name = if branch.branches().next().is_some() {
+    let mut type_name = if branch.branches().next().is_some() {
         format!("{} (split object)", branch.class())
     } else {
         branch.item_type_name()
     };
-    let (numeric, shape) = leaf_shape(&type_name);
+    let (mut numeric, shape) = leaf_shape(&type_name);
+    let titles = branch.leaf_titles();
+    let mut packing = None;
+    if let (Some(out), Shape::Scalar | Shape::Counted | Shape::Fixed(_)) = (numeric, shape) {
+        let base = type_name.split('[').next().unwrap_or_default();
+        if packed_type(base).is_some() {
+            match titles.as_slice() {
+                [title] => match Packing::from_title(out, title) {
+                    Ok(p) => packing = Some(p),
+                    Err(why) => {
+                        numeric = None;
+                        type_name = format!("{type_name}, {why}");
+                    }
+                },
+                _ => numeric = None,
+            }
+        }
+    }
     BranchInfo {
         name: branch.name().to_owned(),
         numeric,
         shape,
+        packing,
+        counted_by: (shape == Shape::Counted && packing.is_none())
+            .then(|| counter_of(&titles))
+            .flatten(),
         type_name,
         value_ends: Vec::new(),
     }
+}
+
+/// The counter a counted array's only leaf names in its title: `n` for `Af4[n]`.
+fn counter_of(titles: &[String]) -> Option<String> {
+    let [title] = titles else {
+        return None;
+    };
+    let (_, rest) = title.split_once('[')?;
+    let counter = rest.strip_suffix(']')?;
+    let plain = !counter.is_empty()
+        && counter.parse::<u64>().is_err()
+        && !counter.contains(['[', ']', ',']);
+    plain.then(|| counter.to_owned())
 }
 
 /// The element type and shape of a branch from its C++ type name: `float`, `float[]`
@@ -378,22 +435,29 @@ fn branch_info(branch: &Branch) -> BranchInfo {
 fn leaf_shape(type_name: &str) -> (Option<NumericType>, Shape) {
     let t = type_name.trim();
     let t = t.strip_prefix("std::").unwrap_or(t);
-    if let Some(inner) = t.strip_prefix("vector<").and_then(|r| r.strip_suffix('>')) {
+    // RDataFrame's `ROOT::VecOps::RVec<float>` is stored as a `std::vector`.
+    let vector = t
+        .strip_prefix("vector<")
+        .or_else(|| t.strip_prefix("ROOT::VecOps::RVec<"))
+        .or_else(|| t.strip_prefix("ROOT::RVec<"));
+    if let Some(inner) = vector.and_then(|r| r.strip_suffix('>')) {
         // An allocator (RVec's `vector<float,ROOT::Detail::VecOps::RAdoptAllocator<float>>`)
         // does not change how the vector is stored.
         let element = inner.split_once(',').map_or(inner, |(element, _)| element);
         return (NumericType::from_root(element), Shape::Vector);
     }
+    // `Double32_t` and `Float16_t` leaves are read as float64 and float32 (see [`packed`]).
+    let number = |base: &str| NumericType::from_root(base).or_else(|| packed_type(base));
     if let Some(base) = t.strip_suffix("[]") {
-        return (NumericType::from_root(base), Shape::Counted);
+        return (number(base), Shape::Counted);
     }
     if let Some((base, dim)) = t.strip_suffix(']').and_then(|r| r.split_once('[')) {
         return match dim.parse::<usize>() {
-            Ok(n) if n > 0 => (NumericType::from_root(base), Shape::Fixed(n)),
+            Ok(n) if n > 0 => (number(base), Shape::Fixed(n)),
             _ => (None, Shape::Scalar),
         };
     }
-    (NumericType::from_root(t), Shape::Scalar)
+    (number(t), Shape::Scalar)
 }
 
 /// What [`plan`] decided to read: the output schema and where each column comes from.
@@ -430,6 +494,8 @@ struct BranchSource {
     branch: String,
     /// The type of the values read (for [`Encoding::VectorLengths`], `uint32`).
     ty: NumericType,
+    /// For a `Double32_t` or `Float16_t` leaf: how its values are packed on disk.
+    packing: Option<Packing>,
     encoding: Encoding,
     /// Values per row: the length of a fixed-size array, whose values become this many
     /// columns (`x[0]`, `x[1]`, …); 1 otherwise.
@@ -441,9 +507,26 @@ struct BranchSource {
     baskets: Vec<(Range<u64>, Range<u64>, Basket)>,
 }
 
+impl Basket {
+    /// Bytes of value data in the basket.
+    fn data_len(&self) -> u64 {
+        match self {
+            Self::Stored(k) => k.data_len(),
+            Self::Embedded(bytes) => bytes.len() as u64,
+        }
+    }
+}
+
+impl BranchSource {
+    /// Bytes per value on disk.
+    fn width(&self) -> usize {
+        self.packing.map_or(self.ty.width(), Packing::width)
+    }
+}
+
 enum Basket {
     Stored(BasketKey),
-    /// The last basket, kept inside the TTree record rather than in a key of its own.
+    /// A basket kept inside the TTree record rather than in a key of its own: its data.
     Embedded(Vec<u8>),
 }
 
@@ -543,23 +626,29 @@ impl PlanContext<'_> {
         ];
         let branches: Vec<&BranchInfo> = match collection.lengths_of {
             // Every branch named like a member: those that are not arrays are named as dropped.
-            None => self
+            None if !collection.named_by_counter() => self
                 .tree
                 .branches
                 .iter()
                 .filter(|b| super::is_member(&b.name, &collection.name))
                 .collect(),
-            Some(_) => collection
+            _ => collection
                 .members
                 .iter()
                 .filter_map(|m| self.tree.branch(m))
                 .collect(),
         };
+        let mut seen = std::collections::HashSet::new();
         for b in branches {
+            if !seen.insert(&b.name) {
+                dropped.push(DroppedColumn::duplicate(&b.name));
+                continue;
+            }
             // `Jet_pt` (or `Jet.pt`) is column `pt` of `Jet`; an array named as its collection
             // keeps its name.
             let name = prefixes
                 .iter()
+                .filter(|_| !collection.named_by_counter())
                 .find_map(|p| b.name.strip_prefix(p.as_str()))
                 .unwrap_or(&b.name)
                 .to_owned();
@@ -569,8 +658,12 @@ impl PlanContext<'_> {
             };
             match (b.numeric, b.jagged()) {
                 (Some(ty), true) => {
-                    let mut source =
-                        self.source(&b.name, ty, encoding, Offsets::Table(&offsets))?;
+                    let offsets_of = Offsets::Table(&offsets);
+                    let Some(mut source) =
+                        self.source_or_drop(&b.name, ty, encoding, offsets_of, &mut dropped)
+                    else {
+                        continue;
+                    };
                     source.offsets = (encoding == Encoding::Vector).then(|| offsets.clone());
                     columns.push(source);
                     fields.push(Field::new(name, ty.arrow(), false));
@@ -595,14 +688,24 @@ impl PlanContext<'_> {
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         let mut dropped = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for b in &self.tree.branches {
+            if !seen.insert(&b.name) {
+                dropped.push(DroppedColumn::duplicate(&b.name));
+                continue;
+            }
             match (b.numeric, b.shape) {
                 (Some(ty), Shape::Scalar) => {
-                    columns.push(self.source(&b.name, ty, Encoding::Plain, Offsets::Entries)?);
-                    fields.push(Field::new(b.name.clone(), ty.arrow(), false));
+                    let (encoding, offsets) = (Encoding::Plain, Offsets::Entries);
+                    if let Some(source) =
+                        self.source_or_drop(&b.name, ty, encoding, offsets, &mut dropped)
+                    {
+                        columns.push(source);
+                        fields.push(Field::new(b.name.clone(), ty.arrow(), false));
+                    }
                 }
                 (Some(ty), Shape::Fixed(n)) => {
-                    match self.source(&b.name, ty, Encoding::Plain, Offsets::Fixed(n)) {
+                    match self.locate(&b.name, ty, Encoding::Plain, Offsets::Fixed(n)) {
                         Ok(mut source) => {
                             source.columns = n;
                             columns.push(source);
@@ -652,7 +755,21 @@ impl PlanContext<'_> {
         counts: Option<Vec<u64>>,
         rows: u64,
     ) -> Result<RootPlan> {
-        if columns.is_empty() {
+        // A collection whose arrays could not be read keeps its `event` column, so that a
+        // dataset still holds its other tables; the arrays are named as dropped.
+        let unreadable = counts.is_some()
+            && dropped
+                .iter()
+                .any(|d| DroppedColumn::is_unreadable(&d.reason));
+        if columns.is_empty() && !unreadable {
+            // Numbers that could not be read are named, not called absent.
+            if let Some(d) = dropped
+                .iter()
+                .find(|d| DroppedColumn::is_unreadable(&d.reason))
+            {
+                let message = d.reason.trim_start_matches(super::CANNOT_READ).to_owned();
+                return Err(self.branch_err(&d.name, message));
+            }
             return Err(Error::NoNumericColumns {
                 path: self.input.path.clone(),
             });
@@ -709,56 +826,68 @@ impl PlanContext<'_> {
         encoding: Encoding,
         offsets: Offsets,
     ) -> Result<BranchSource> {
+        self.locate(branch, ty, encoding, offsets)
+            .map_err(|m| self.branch_err(branch, m))
+    }
+
+    /// [`Self::source`] for a branch that, if it cannot be read, is left out and named in
+    /// `dropped` (with [`super::CANNOT_READ`]) while the others are read.
+    fn source_or_drop(
+        &self,
+        branch: &str,
+        ty: NumericType,
+        encoding: Encoding,
+        offsets: Offsets,
+        dropped: &mut Vec<DroppedColumn>,
+    ) -> Option<BranchSource> {
+        self.locate(branch, ty, encoding, offsets)
+            .map_err(|m| dropped.push(DroppedColumn::unreadable(branch, &m)))
+            .ok()
+    }
+
+    fn locate(
+        &self,
+        branch: &str,
+        ty: NumericType,
+        encoding: Encoding,
+        offsets: Offsets,
+    ) -> Result<BranchSource, String> {
         let entries = self.tree.entries;
-        let key = (self.tree.name.clone(), branch.to_owned());
-        let stored = self.input.baskets.get(&key).cloned().unwrap_or_default();
-        let mut baskets = Vec::with_capacity(stored.len() + 1);
-        let mut entry = 0;
-        for k in stored {
-            let end = entry + k.entries;
-            if end > entries {
-                return Err(self.branch_err(
-                    branch,
-                    format!("baskets hold more than the tree's {entries} entries"),
+        let packing = match encoding {
+            Encoding::Plain => self.tree.branch(branch).and_then(|b| b.packing),
+            _ => None,
+        };
+        let width = packing.map_or(ty.width(), Packing::width) as u64;
+        let located = branch_baskets(&self.input.path, self.reader, branch, entries)?;
+        let mut baskets = Vec::with_capacity(located.len());
+        for (range, basket) in located {
+            if range.end > entries {
+                return Err(format!(
+                    "baskets hold more than the tree's {entries} entries"
                 ));
             }
-            let values = offsets.at(entry)..offsets.at(end);
+            let values = offsets.at(range.start)..offsets.at(range.end);
             // Checked before anything is read or allocated: a damaged counter or key is
             // caught here, naming this branch.
-            if let Some(message) = basket_mismatch(k.data_len(), end - entry, &values, ty, encoding)
-            {
-                return Err(
-                    self.branch_err(branch, format!("the basket at byte {} {message}", k.seek))
-                );
+            let n = range.end - range.start;
+            let mismatch = basket_mismatch(basket.data_len(), n, &values, width, encoding);
+            if let Some(message) = mismatch {
+                return Err(match &basket {
+                    Basket::Stored(k) => format!("the basket at byte {} {message}", k.seek),
+                    Basket::Embedded(_) => format!("the basket in the tree record {message}"),
+                });
             }
-            baskets.push((entry..end, values, Basket::Stored(k)));
-            entry = end;
-        }
-        if entry < entries {
-            let bytes = self.embedded_bytes(branch)?;
-            let values = offsets.at(entry)..offsets.at(entries);
-            if let Some(message) =
-                basket_mismatch(bytes.len() as u64, entries - entry, &values, ty, encoding)
-            {
-                return Err(
-                    self.branch_err(branch, format!("the basket in the tree record {message}"))
-                );
-            }
-            baskets.push((entry..entries, values, Basket::Embedded(bytes)));
+            baskets.push((range, values, basket));
         }
         Ok(BranchSource {
             branch: branch.to_owned(),
             ty,
+            packing,
             encoding,
             columns: 1,
             offsets: None,
             baskets,
         })
-    }
-
-    /// The bytes of the basket kept in the TTree record.
-    fn embedded_bytes(&self, branch: &str) -> Result<Vec<u8>> {
-        embedded_basket(self.reader, branch).map_err(|m| self.branch_err(branch, m))
     }
 
     fn read_counts(&self, counter: BranchSource, entries: u64) -> Result<Vec<u64>> {
@@ -777,42 +906,99 @@ impl PlanContext<'_> {
     }
 }
 
-/// The bytes of the basket of `branch` kept in the TTree record (its values, without the entry
-/// offsets); for a tree record without one, the first basket oxyroot finds through the branch's
-/// own basket table (which the key walk may not have seen).
-fn embedded_basket(reader: &ReaderTree, branch: &str) -> Result<Vec<u8>, String> {
+/// The baskets of `branch`, in entry order with the entries each holds, found as ROOT and uproot
+/// find them: through the branch's basket table (`fBasketSeek`, `fBasketBytes`, `fBasketEntry`
+/// in the tree record). A basket in a key of its own is read where the table puts it and checked
+/// against the table (a basket of this branch, of the size and entries the table gives); one at
+/// position 0, and the entries after the table's last, are the baskets kept in the tree record,
+/// in order (a tree written from memory keeps all of them there).
+fn branch_baskets(
+    path: &Path,
+    reader: &ReaderTree,
+    branch: &str,
+    entries: u64,
+) -> Result<Vec<(Range<u64>, Basket)>, String> {
     let b = reader.branch(branch).ok_or("branch not found")?;
-    let first = guard(|| {
-        b.embedded_basket().map(|(data, _)| data).or_else(|| {
-            b.get_basket(|r: &mut RBuffer| {
-                let n = r.len().max(0) as usize;
-                r.read_array_u8(n).map(<[u8]>::to_vec).unwrap_or_default()
-            })
-            .next()
+    let (table, end) = guard(|| b.basket_table())?;
+    let mut in_record = guard(|| b.embedded_baskets())?.into_iter();
+    let mut next_in_record = |range: &Range<u64>| {
+        in_record.next().map(|(data, _)| data).ok_or_else(|| {
+            format!(
+                "entries {}..{} are in no basket: the tree record holds none for them",
+                range.start, range.end
+            )
         })
-    })?;
-    first.ok_or_else(|| "the basket stored in the tree record is missing".into())
+    };
+    let mut file = None;
+    let mut baskets = Vec::with_capacity(table.len() + 1);
+    let mut entry = 0;
+    for (i, &(seek, bytes, first)) in table.iter().enumerate() {
+        let next = table.get(i + 1).map(|row| row.2).or(end);
+        let (Ok(seek), Ok(bytes), Ok(first)) = (
+            u64::try_from(seek),
+            u64::try_from(bytes),
+            u64::try_from(first),
+        ) else {
+            return Err(format!(
+                "its basket table lists basket {i} at byte {seek} with {bytes} bytes from entry {first}"
+            ));
+        };
+        let next = next.and_then(|n| u64::try_from(n).ok());
+        if seek == 0 {
+            let end = next
+                .filter(|&n| n >= entry && first == entry)
+                .ok_or_else(|| {
+                    format!(
+                        "its basket table gives basket {i}, kept in the tree record, no entries"
+                    )
+                })?;
+            let range = entry..end;
+            baskets.push((range.clone(), Basket::Embedded(next_in_record(&range)?)));
+            entry = end;
+            continue;
+        }
+        let file = match &mut file {
+            Some(f) => f,
+            None => file
+                .insert(File::open(path).map_err(|e| format!("cannot open the file again: {e}"))?),
+        };
+        let key = keys::basket_at(file, seek, bytes, branch)?;
+        if first != entry || next.is_some_and(|n| n != entry + key.entries) {
+            return Err(format!(
+                "the basket at byte {seek} holds entries {entry}..{} where its basket table says {first}..{}",
+                entry + key.entries,
+                next.map_or("?".into(), |n| n.to_string())
+            ));
+        }
+        baskets.push((entry..entry + key.entries, Basket::Stored(key)));
+        entry += baskets.last().map_or(0, |(r, _)| r.end - r.start);
+    }
+    if entry < entries {
+        let range = entry..entries;
+        baskets.push((range.clone(), Basket::Embedded(next_in_record(&range)?)));
+    }
+    Ok(baskets)
 }
 
 /// Why a basket of `data_len` bytes cannot hold `entries` entries with the `values` the counter
-/// gives it (values of type `ty`, stored as `encoding` says), if it cannot.
+/// gives it (values of `width` bytes, stored as `encoding` says), if it cannot.
 fn basket_mismatch(
     data_len: u64,
     entries: u64,
     values: &Range<u64>,
-    ty: NumericType,
+    width: u64,
     encoding: Encoding,
 ) -> Option<String> {
     let count = values.end - values.start;
     let headers = entries.saturating_mul(VECTOR_HEADER);
     let (data_len, width) = match encoding {
-        Encoding::Plain => (data_len, ty.width() as u64),
+        Encoding::Plain => (data_len, width),
         Encoding::Vector if data_len < headers => {
             return Some(format!(
                 "holds {data_len} bytes, too few for the headers of {entries} std::vector entries"
             ));
         }
-        Encoding::Vector => (data_len - headers, ty.width() as u64),
+        Encoding::Vector => (data_len - headers, width),
         // The lengths are what is read: only the size of the headers can be checked here.
         Encoding::VectorLengths { element } => {
             let width = element.width() as u64;
@@ -954,7 +1140,7 @@ impl BranchCursor {
     /// Reads the rows `range` (values, for a collection's arrays) as Arrow arrays: one, or one
     /// per element of a fixed-size array.
     fn read(&mut self, range: Range<u64>) -> Result<Vec<ArrayRef>> {
-        let width = self.source.ty.width() as u64;
+        let width = self.source.width() as u64;
         let per_row = self.source.columns as u64;
         let range = range.start * per_row..range.end * per_row;
         let mut bytes = Vec::with_capacity(((range.end - range.start) * width) as usize);
@@ -973,7 +1159,10 @@ impl BranchCursor {
             );
             at = end;
         }
-        let values = self.source.ty.decode_be(&bytes);
+        let values = match self.source.packing {
+            Some(p) => p.decode(&bytes),
+            None => self.source.ty.decode_be(&bytes),
+        };
         if per_row == 1 {
             return Ok(vec![values]);
         }
@@ -1024,11 +1213,11 @@ impl BranchCursor {
                 lengths.iter().flat_map(|l| l.to_be_bytes()).collect()
             }
         };
-        let expected = ((values.end - values.start) * self.source.ty.width() as u64) as usize;
+        let expected = ((values.end - values.start) * self.source.width() as u64) as usize;
         if data.len() != expected {
             return Err(self.err(format!(
                 "basket holds {} values where the counter says {} (entries' lengths disagree with the counter branch)",
-                data.len() / self.source.ty.width(),
+                data.len() / self.source.width(),
                 values.end - values.start
             )));
         }
@@ -1157,6 +1346,9 @@ mod tests {
                 Some(Float32),
                 Shape::Vector,
             ),
+            ("ROOT::VecOps::RVec<float>", Some(Float32), Shape::Vector),
+            ("Double32_t", Some(Float64), Shape::Scalar),
+            ("Float16_t[3]", Some(Float32), Shape::Fixed(3)),
             ("vector<vector<float>>", None, Shape::Vector),
             ("vector<TLorentzVector>", None, Shape::Vector),
             ("char*", None, Shape::Scalar),
@@ -1219,6 +1411,8 @@ mod tests {
             numeric: Some(NumericType::Float32),
             shape: Shape::Vector,
             value_ends,
+            counted_by: None,
+            packing: None,
         };
         let tree = TreeInfo {
             name: "t".into(),
@@ -1265,6 +1459,50 @@ mod tests {
                     Some(s("jet_z0")),
                     vec![s("jet_z0")]
                 ),
+            ]
+        );
+    }
+
+    #[test]
+    fn arrays_no_nx_claims_are_counted_by_the_branch_their_leaf_title_names() {
+        assert_eq!(counter_of(&["Af4[n]".into()]), Some("n".into()));
+        assert_eq!(counter_of(&["x[3]".into()]), None);
+        assert_eq!(counter_of(&["d[0,1,10]".into()]), None);
+        assert_eq!(counter_of(&["a".into(), "b[n]".into()]), None);
+        let branch = |name: &str, shape: Shape, counted_by: Option<&str>| BranchInfo {
+            name: name.into(),
+            type_name: String::new(),
+            numeric: Some(NumericType::Int32),
+            shape,
+            value_ends: Vec::new(),
+            counted_by: counted_by.map(str::to_owned),
+            packing: None,
+        };
+        let tree = TreeInfo {
+            name: "t".into(),
+            entries: 5,
+            branches: vec![
+                branch("n", Shape::Scalar, None),
+                branch("Ai4", Shape::Counted, Some("n")),
+                branch("nJet", Shape::Scalar, None),
+                branch("Jet_pt", Shape::Counted, Some("nJet")),
+                branch("Af8", Shape::Counted, Some("n")),
+                // A counter that is not a branch, or that is itself an array: not a collection.
+                branch("lost", Shape::Counted, Some("nothere")),
+                branch("nested", Shape::Counted, Some("Ai4")),
+            ],
+        };
+        let found: Vec<_> = tree
+            .collections()
+            .into_iter()
+            .map(|c| (c.named_by_counter(), c.name, c.counter, c.members))
+            .collect();
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            found,
+            [
+                (false, s("Jet"), s("nJet"), vec![s("Jet_pt")]),
+                (true, s("n"), s("n"), vec![s("Ai4"), s("Af8")]),
             ]
         );
     }

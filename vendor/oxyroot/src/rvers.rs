@@ -177,10 +177,11 @@ pub const LeafF: i16 = 1;
 #[allow(non_upper_case_globals)]
 pub const LeafD: i16 = 1;
 // ROOT version for TLeafD
-// #[allow(non_upper_case_globals)]
-// pub const LeafF16: i16 = 1; // ROOT version for TLeafF16
-// #[allow(non_upper_case_globals)]
-// pub const LeafD32: i16 = 1; // ROOT version for TLeafD32
+// baler-arrow patch: TLeafF16 and TLeafD32 are read.
+#[allow(non_upper_case_globals)]
+pub const LeafF16: i16 = 1; // ROOT version for TLeafF16
+#[allow(non_upper_case_globals)]
+pub const LeafD32: i16 = 1; // ROOT version for TLeafD32
 #[allow(non_upper_case_globals)]
 pub const LEAF_C: i16 = 1;
 // ROOT version for TLeafC

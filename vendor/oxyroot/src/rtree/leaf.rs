@@ -22,6 +22,9 @@ pub enum Leaf {
     L(LeafL),
     O(LeafO),
     C(LeafC),
+    /// baler-arrow patch: `Double32_t` and `Float16_t` leaves (their packing is in the title).
+    D32(LeafD32),
+    F16(LeafF16),
 }
 
 impl Marshaler for Leaf {
@@ -59,6 +62,8 @@ impl Object for Leaf {
             Leaf::L(_) => "TLeafL",
             Leaf::O(_) => "TLeafO",
             Leaf::C(_) => "TLeafC",
+            Leaf::D32(_) => "TLeafD32",
+            Leaf::F16(_) => "TLeafF16",
         }
     }
 }
@@ -177,6 +182,8 @@ impl Leaf {
             }),
             Leaf::O(_) => Some("bool"),
             Leaf::C(_) => Some("char*"),
+            Leaf::D32(_) => Some("Double32_t"),
+            Leaf::F16(_) => Some("Float16_t"),
         }
     }
 
@@ -198,6 +205,9 @@ impl Leaf {
             Leaf::L(_) => w.write_object(value),
             Leaf::O(_) => w.write_object(value),
             Leaf::C(l) => l.write_to_buffer(w, value),
+            Leaf::D32(_) | Leaf::F16(_) => {
+                todo!("writing Double32_t and Float16_t leaves")
+            }
         }
     }
 }
@@ -215,6 +225,8 @@ impl<'a> From<&'a Leaf> for &'a TLeaf {
             Leaf::L(li) => &li.tleaf,
             Leaf::O(li) => &li.tleaf,
             Leaf::C(li) => &li.tleaf,
+            Leaf::D32(li) => &li.tleaf,
+            Leaf::F16(li) => &li.tleaf,
         }
     }
 }
@@ -232,6 +244,8 @@ impl From<Leaf> for TLeaf {
             Leaf::L(li) => li.tleaf,
             Leaf::O(li) => li.tleaf,
             Leaf::C(li) => li.tleaf,
+            Leaf::D32(li) => li.tleaf,
+            Leaf::F16(li) => li.tleaf,
         }
     }
 }
@@ -249,6 +263,8 @@ impl From<Box<dyn FactoryItemRead>> for Leaf {
             "TLeafO" => Leaf::O(*obj.downcast::<LeafO>().unwrap()),
             "TLeafC" => Leaf::C(*obj.downcast::<LeafC>().unwrap()),
             "TLeafElement" => Leaf::Element(*obj.downcast::<LeafElement>().unwrap()),
+            "TLeafD32" => Leaf::D32(*obj.downcast::<LeafD32>().unwrap()),
+            "TLeafF16" => Leaf::F16(*obj.downcast::<LeafF16>().unwrap()),
             &_ => todo!("Implement {}", obj.class()),
         }
     }
@@ -579,6 +595,19 @@ make_tleaf_variant!(LeafL, "TLeafL", i64);
 make_tleaf_variant!(LeafF, "TLeafF", f32);
 make_tleaf_variant!(LeafD, "TLeafD", f64);
 make_tleaf_variant!(LeafO, "TLeafO", bool);
+// baler-arrow patch: their minimum and maximum are a `Double32_t` without range (a float32) and
+// a `Float16_t` without range (1-byte exponent, 2-byte mantissa).
+make_tleaf_variant!(LeafD32, "TLeafD32", f32);
+make_tleaf_variant!(LeafF16, "TLeafF16", [u8; 3]);
+
+impl Leaf {
+    /// baler-arrow patch: the number of values per entry (`fLen`, 3 for `x[3]`), and whether a
+    /// leaf count makes the array variable-length.
+    pub fn len_and_counted(&self) -> (i32, bool) {
+        let l: &TLeaf = self.into();
+        (l.len, l.count.is_some())
+    }
+}
 
 /// LeafElement is a Leaf for a general object derived from OBJECT.
 #[derive(Default, Debug)]

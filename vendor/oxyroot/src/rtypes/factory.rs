@@ -213,6 +213,9 @@ lazy_static! {
         crate::rtree::leaf::LeafB::register(&mut f);
         crate::rtree::leaf::LeafL::register(&mut f);
         crate::rtree::leaf::LeafO::register(&mut f);
+        // baler-arrow patch: Double32_t and Float16_t leaves.
+        crate::rtree::leaf::LeafD32::register(&mut f);
+        crate::rtree::leaf::LeafF16::register(&mut f);
         crate::rtree::leaf::LeafS::register(&mut f);
         crate::rtree::leaf::LeafC::register(&mut f);
         crate::rtree::leaf::LeafElement::register(&mut f);

@@ -97,22 +97,52 @@ impl Branch {
         type_name_cpp_to_rust(self.item_type_name().as_str())
     }
 
-    /// The data of the basket kept in the tree record (the values, without the entry offsets
-    /// that follow them) and its number of entries, if the branch has one.
+    /// The baskets kept in the tree record, in entry order: each one's data (the values, without
+    /// the entry offsets that follow them) and number of entries.
     ///
     /// baler-arrow patch: `get_basket` hands a `std::vector` branch's embedded basket out
     /// entry by entry, through its offsets; a reader that checks the bytes itself needs them
-    /// whole.
-    pub fn embedded_basket(&self) -> Option<(Vec<u8>, i32)> {
+    /// whole, and every one of them (a tree written from memory keeps all its baskets there).
+    pub fn embedded_baskets(&self) -> Vec<(Vec<u8>, i32)> {
         let b: &TBranch = self.into();
-        let basket = b.baskets.first()?;
-        let key_len = basket.key().key_len() as usize;
-        // The buffer ends with the data, unless the basket says where its data ends.
-        let len = basket.key().buffer().len();
-        let last = basket.last.max(0) as usize;
-        let end = if last > key_len { last.min(len) } else { len };
-        let data = basket.key().buffer().get(key_len..end)?.to_vec();
-        Some((data, basket.nev_buf()))
+        b.baskets
+            .iter()
+            .filter_map(|basket| {
+                let key_len = basket.key().key_len() as usize;
+                // The buffer ends with the data, unless the basket says where its data ends.
+                let len = basket.key().buffer().len();
+                let last = basket.last.max(0) as usize;
+                let end = if last > key_len { last.min(len) } else { len };
+                let data = basket.key().buffer().get(key_len..end)?.to_vec();
+                Some((data, basket.nev_buf()))
+            })
+            .collect()
+    }
+
+    /// baler-arrow patch: the titles of the branch's leaves (`Af4[n]` for an array counted by
+    /// branch `n`), which say what counts a variable-length array.
+    pub fn leaf_titles(&self) -> Vec<String> {
+        let b: &TBranch = self.into();
+        b.leaves.iter().map(|l| l.title().to_owned()).collect()
+    }
+
+    /// baler-arrow patch: the branch's basket table, as ROOT and uproot find baskets: for each
+    /// basket written (`fWriteBasket` of them), its position in the file (`fBasketSeek`, 0 for
+    /// one kept in the tree record), its bytes on disk (`fBasketBytes`) and its first entry
+    /// (`fBasketEntry`); then the entry after the last of them.
+    pub fn basket_table(&self) -> (Vec<(i64, i32, i64)>, Option<i64>) {
+        let b: &TBranch = self.into();
+        let n = b.write_basket.max(0) as usize;
+        let rows = (0..n)
+            .map_while(|i| {
+                Some((
+                    *b.basket_seek.get(i)?,
+                    *b.basket_bytes.get(i)?,
+                    *b.basket_entry.get(i)?,
+                ))
+            })
+            .collect();
+        (rows, b.basket_entry.get(n).copied())
     }
 
     /// Number of entries

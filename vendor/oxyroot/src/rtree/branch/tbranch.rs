@@ -286,6 +286,17 @@ impl TBranch {
             let leave = self.leaves.first().unwrap();
             trace!("leave = {:?}", leave);
 
+            // baler-arrow patch: a `Double32_t`/`Float16_t` leaf's title is its packing
+            // (`d[0,1,10]`), not its dimensions: those are its length and leaf count.
+            if let Leaf::D32(_) | Leaf::F16(_) = leave {
+                let base = leave.type_name().unwrap_or(unknown);
+                return match leave.len_and_counted() {
+                    (_, true) => format!("{base}[]"),
+                    (len, false) if len > 1 => format!("{base}[{len}]"),
+                    _ => base.to_string(),
+                };
+            }
+
             lazy_static! {
                 static ref RE_TITLE_HAS_DIMS: Regex =
                     Regex::new(r"^([^\[\]]*)(\[[^\[\]]+\])+").unwrap();
