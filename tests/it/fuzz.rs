@@ -51,9 +51,16 @@ fn the_corpus_and_its_mutations_never_crash_the_input_reader() {
     let dir = tempfile::tempdir().unwrap();
     let scratch = dir.path().join("input");
     let read = replay("input_file", 150, &|b| fuzzing::input_file(b, &scratch));
+    // The good file reads; so do the two whose only damage is one key of `Jet_pt` (that branch
+    // is left out by name, `ingest_root::a_damaged_basket_key_leaves_out_its_branch_by_name…`);
+    // damaged counters and tree records are refused.
     assert_eq!(
         read,
-        ["dy.root"],
+        [
+            "dy.root",
+            "huge_basket_length.root",
+            "negative_basket_length.root"
+        ],
         "the good file reads, the damaged ones are refused"
     );
 }

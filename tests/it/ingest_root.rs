@@ -190,3 +190,37 @@ fn other_collections_are_read_when_asked() {
         .collect();
     assert_eq!(names, ["event", "pt", "eta"]);
 }
+
+#[test]
+fn a_damaged_basket_key_leaves_out_its_branch_by_name_and_the_others_read_as_before() {
+    // The fuzz corpus's copy of `cms_nanoaod_small_dy.root` whose `Jet_pt` basket key says
+    // 2^31 - 1 uncompressed bytes: `Jet_pt` is left out, named with the key and the length, and
+    // `event` and `jetId` are the original's, value for value.
+    let damaged = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/input_file/huge_basket_length.root");
+    let options = ReadOptions::default();
+    let reader = ingest::open(&damaged, &options).unwrap();
+    assert_eq!(
+        reader.dropped(),
+        [baler_arrow::ingest::DroppedColumn::unreadable(
+            "Jet_pt",
+            "corrupt key of basket `Jet_pt` (tree `tree`) at byte 1510: uncompressed length 2147483647"
+        )]
+    );
+    let read = ingest::read_table(&damaged, &options).unwrap();
+    let original = ingest::read_table(&data("cms_nanoaod_small_dy.root"), &options).unwrap();
+    let names: Vec<_> = read
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["event", "jetId"]);
+    for name in names {
+        assert_eq!(
+            read.column_by_name(&name).unwrap(),
+            original.column_by_name(&name).unwrap(),
+            "{name}"
+        );
+    }
+}

@@ -677,6 +677,20 @@ impl PlanContext<'_> {
                 }),
             }
         }
+        // When no array agrees with the counter, the counter is what is damaged (or is not
+        // theirs): the collection is refused, naming it, rather than read as rows of nothing.
+        let first = dropped
+            .iter()
+            .find(|d| DroppedColumn::is_unreadable(&d.reason));
+        if let (true, Some(d)) = (columns.is_empty(), first) {
+            return Err(self.branch_err(
+                &collection.counter,
+                format!(
+                    "no array of collection `{}` agrees with it: `{}` {}",
+                    collection.name, d.name, d.reason
+                ),
+            ));
+        }
         self.finish(fields, columns, dropped, event, Some(counts), rows)
     }
 
@@ -755,13 +769,7 @@ impl PlanContext<'_> {
         counts: Option<Vec<u64>>,
         rows: u64,
     ) -> Result<RootPlan> {
-        // A collection whose arrays could not be read keeps its `event` column, so that a
-        // dataset still holds its other tables; the arrays are named as dropped.
-        let unreadable = counts.is_some()
-            && dropped
-                .iter()
-                .any(|d| DroppedColumn::is_unreadable(&d.reason));
-        if columns.is_empty() && !unreadable {
+        if columns.is_empty() {
             // Numbers that could not be read are named, not called absent.
             if let Some(d) = dropped
                 .iter()
@@ -1059,8 +1067,13 @@ fn event_field(event: Option<&BranchSource>) -> Field {
 /// a 2-byte class version, the 4-byte length and the values.
 fn unpack_vectors(data: &[u8], entries: u64, width: usize) -> Result<(Vec<u32>, Vec<u8>), String> {
     const BYTE_COUNT_FLAG: u32 = 0x4000_0000;
-    let mut lengths = Vec::with_capacity(entries as usize);
-    let mut values = Vec::with_capacity(data.len().saturating_sub(entries as usize * 10));
+    // Every entry takes at least its header: a damaged entry count cannot size the table.
+    let mut lengths =
+        Vec::with_capacity((entries as usize).min(data.len() / VECTOR_HEADER as usize));
+    let mut values = Vec::with_capacity(
+        data.len()
+            .saturating_sub((entries as usize).saturating_mul(10)),
+    );
     let mut at = 0usize;
     let word = |at: usize| -> Option<u32> {
         Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
