@@ -54,6 +54,19 @@ fn compress_all(root: &Path, out: &Path) -> String {
     ])
 }
 
+/// `convert ROOT --layout events -o OUT`: its report.
+fn convert_events(root: &Path, out: &Path) -> String {
+    run_ok(&[
+        "convert",
+        root.to_str().unwrap(),
+        "--layout",
+        "events",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ])
+}
+
 /// `decompress DATASET --layout events -o OUT --verify ROOT`: its report.
 fn decompress_events(dataset: &Path, out: &Path, root: &Path) -> String {
     run_ok(&[
@@ -200,15 +213,7 @@ fn convert_writes_the_event_layout_bit_for_bit_as_uproot_reads_it() {
     for file in ["cms_nanoaod_2015_ttbar.root", "cms_nanoaod_small_dy.root"] {
         let root = data(file);
         let events = dir.path().join(file).with_extension("parquet");
-        let out = run_ok(&[
-            "convert",
-            root.to_str().unwrap(),
-            "--layout",
-            "events",
-            "-o",
-            events.to_str().unwrap(),
-            "-q",
-        ]);
+        let out = convert_events(&root, &events);
         assert!(out.contains(" events x "), "{out}");
         if let Some((branches, _, missing)) = events_reference(&root, &events, 0.0) {
             assert!(branches > 0);
@@ -605,15 +610,7 @@ fn packed_double32_and_float16_leaves_read_bit_for_bit_as_uproot_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let root = data("double32_float16.root");
     let events = dir.path().join("packed.parquet");
-    run_ok(&[
-        "convert",
-        root.to_str().unwrap(),
-        "--layout",
-        "events",
-        "-o",
-        events.to_str().unwrap(),
-        "-q",
-    ]);
+    convert_events(&root, &events);
     let table = crate::common::read_parquet(&events);
     let schema = table.schema();
     assert_eq!(
@@ -675,15 +672,7 @@ fn an_array_is_counted_by_the_branch_its_leaf_names_not_by_a_counter_named_like_
         "{listing}"
     );
     let events = dir.path().join("jets.parquet");
-    run_ok(&[
-        "convert",
-        root.to_str().unwrap(),
-        "--layout",
-        "events",
-        "-o",
-        events.to_str().unwrap(),
-        "-q",
-    ]);
+    convert_events(&root, &events);
     if let Some((branches, values, missing)) = events_reference(&root, &events, 0.0) {
         assert_eq!((branches, values), (4, 3 * 40 + 57));
         assert!(missing.is_empty(), "{missing:?}");
@@ -697,15 +686,7 @@ fn baskets_written_without_entry_offsets_read_as_their_twin_with_offsets() {
     // jagged branches, so it is checked against uproot's reading of its twin.
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("nooffsets.parquet");
-    run_ok(&[
-        "convert",
-        data("small_dy_nooffsets.root").to_str().unwrap(),
-        "--layout",
-        "events",
-        "-o",
-        events.to_str().unwrap(),
-        "-q",
-    ]);
+    convert_events(&data("small_dy_nooffsets.root"), &events);
     let twin = data("cms_nanoaod_small_dy.root");
     if let Some((branches, values, missing)) = events_reference(&twin, &events, 0.0) {
         assert_eq!((branches, values), (8, 6938));

@@ -2,7 +2,8 @@
 //!
 //! oxyroot reads the file's directory, the tree's branch list and each branch's basket table;
 //! the basket data is read by [`keys`], and every basket is checked against its basket table and
-//! the counter branch (see the module docs there for why). Every oxyroot call runs under [`guard`] so that its panics become errors.
+//! the counter branch (see the module docs there for why). Every oxyroot call runs under
+//! [`guard`] so that its panics become errors.
 
 mod keys;
 mod packed;
@@ -95,9 +96,10 @@ impl TreeInfo {
     /// Collections: a flat integer counter `nX`/`NX` and at least one variable-length `X_*`
     /// branch that it counts (as the array's leaf title says, if it names a counter), or a
     /// variable-length branch `X` itself (NanoAOD's `nLHEPdfWeight` + `LHEPdfWeight`); then the
-    /// counted arrays no such counter claims, by the counter their title names; then the `std::vector` branches no counter claims, grouped by name
-    /// ([`vector_collection`]: `jet_pt` and `jet_eta` are collection `jet`, as are `jet.pt`
-    /// and `jet.eta`), whose lengths come from the vectors themselves.
+    /// counted arrays no such counter claims, by the counter their title names; then the
+    /// `std::vector` branches no counter claims, grouped by name ([`vector_collection`]:
+    /// `jet_pt` and `jet_eta` are collection `jet`, as are `jet.pt` and `jet.eta`), whose
+    /// lengths come from the vectors themselves.
     pub fn collections(&self) -> Vec<Collection> {
         let mut found: Vec<Collection> = self
             .branches
@@ -978,8 +980,9 @@ fn branch_baskets(
                 next.map_or("?".into(), |n| n.to_string())
             ));
         }
-        baskets.push((entry..entry + key.entries, Basket::Stored(key)));
-        entry += baskets.last().map_or(0, |(r, _)| r.end - r.start);
+        let end = entry + key.entries;
+        baskets.push((entry..end, Basket::Stored(key)));
+        entry = end;
     }
     if entry < entries {
         let range = entry..entries;
