@@ -130,45 +130,122 @@ impl ExactDense {
 
     /// Runs the network on inputs given column by column (`columns[i][row]`); returns the
     /// outputs column by column.
-    pub fn forward_columns(&self, columns: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        let rows = columns.first().map_or(0, Vec::len);
+    pub fn forward_columns<C: AsRef<[f32]>>(&self, columns: &[C]) -> Vec<Vec<f32>> {
+        let rows = columns.first().map_or(0, |c| c.as_ref().len());
+        let widest = self
+            .layers
+            .iter()
+            .map(|l| l.outputs)
+            .chain([self.inputs()])
+            .max()
+            .unwrap_or(0);
         let mut out = vec![Vec::with_capacity(rows); self.outputs()];
-        let mut start = 0;
-        while start < rows {
-            let end = (start + BLOCK_ROWS).min(rows);
-            let mut act: Vec<Vec<f32>> = columns.iter().map(|c| c[start..end].to_vec()).collect();
-            let last = self.layers.len().saturating_sub(1);
+        // A block's activations, feature-major (`width × n`), in two buffers reused throughout:
+        // one a layer reads, one it writes.
+        let mut read = vec![0.0f32; widest * BLOCK_ROWS];
+        let mut write = vec![0.0f32; widest * BLOCK_ROWS];
+        let last = self.layers.len().saturating_sub(1);
+        for start in (0..rows).step_by(BLOCK_ROWS) {
+            let n = (rows - start).min(BLOCK_ROWS);
+            for (slot, c) in read.chunks_exact_mut(n).zip(columns) {
+                slot.copy_from_slice(&c.as_ref()[start..start + n]);
+            }
             for (li, layer) in self.layers.iter().enumerate() {
-                act = self.layer(layer, &act, end - start, li < last);
+                let slope = (li < last).then_some(self.slope);
+                dense(
+                    layer,
+                    &read[..layer.inputs * n],
+                    &mut write[..layer.outputs * n],
+                    slope,
+                );
+                std::mem::swap(&mut read, &mut write);
             }
-            for (o, a) in out.iter_mut().zip(act) {
-                o.extend_from_slice(&a);
+            for (o, y) in out.iter_mut().zip(read.chunks_exact(n)) {
+                o.extend_from_slice(y);
             }
-            start = end;
         }
         out
     }
+}
 
-    fn layer(&self, layer: &Layer, act: &[Vec<f32>], rows: usize, leaky: bool) -> Vec<Vec<f32>> {
-        let keep = 1.0 - self.slope;
-        (0..layer.outputs)
-            .map(|j| {
-                let mut acc = vec![layer.bias[j]; rows];
-                let w = &layer.weight[j * layer.inputs..(j + 1) * layer.inputs];
-                for (wi, a) in w.iter().zip(act) {
-                    for (s, x) in acc.iter_mut().zip(a) {
-                        *s += wi * x;
-                    }
-                }
-                if leaky {
-                    for s in &mut acc {
-                        *s = s.max(0.0) * keep + *s * self.slope;
-                    }
-                }
-                acc
-            })
-            .collect()
+/// One layer on a block of rows: `input` is `layer.inputs × n` and `output` `layer.outputs × n`,
+/// feature-major; leaky ReLU with `slope` after it when given. The same scalar code compiled for
+/// the widest vector unit the CPU has, chosen at run time: it vectorises across rows only, with
+/// separate multiplies and adds, so every build gives the same bits.
+fn dense(layer: &Layer, input: &[f32], output: &mut [f32], slope: Option<f32>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { dense_avx512(layer, input, output, slope) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { dense_avx2(layer, input, output, slope) };
+        }
     }
+    dense_portable(layer, input, output, slope);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn dense_avx512(layer: &Layer, input: &[f32], output: &mut [f32], slope: Option<f32>) {
+    dense_portable(layer, input, output, slope);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dense_avx2(layer: &Layer, input: &[f32], output: &mut [f32], slope: Option<f32>) {
+    dense_portable(layer, input, output, slope);
+}
+
+/// [`dense`] for any CPU; inlined into the vector builds so that they compile it for their unit.
+#[inline(always)]
+fn dense_portable(layer: &Layer, input: &[f32], output: &mut [f32], slope: Option<f32>) {
+    let n = output.len() / layer.outputs.max(1);
+    if n == 0 {
+        return;
+    }
+    for (j, acc) in output.chunks_exact_mut(n).enumerate() {
+        acc.fill(layer.bias[j]);
+        let w = &layer.weight[j * layer.inputs..(j + 1) * layer.inputs];
+        for (wi, x) in w.iter().zip(input.chunks_exact(n)) {
+            for (s, x) in acc.iter_mut().zip(x) {
+                *s += wi * x;
+            }
+        }
+        if let Some(slope) = slope {
+            let keep = 1.0 - slope;
+            for s in acc.iter_mut() {
+                // A select, not `max`: `max` may return either zero for ±0, and differently in
+                // vector and scalar code.
+                let positive = if *s > 0.0 { *s } else { 0.0 };
+                *s = positive * keep + *s * slope;
+            }
+        }
+    }
+}
+
+/// `x` rounded to the nearest integer, halves away from zero: the bits of [`f64::round`],
+/// without the call into the maths library that it compiles to on CPUs before SSE4.1.
+#[inline]
+pub fn round(x: f64) -> f64 {
+    // From 2^52 on every float is an integer (and NaN and the infinities stay as they are).
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    // Both exact below 2^52: the truncation, and what is left of `x` after it.
+    let t = x as i64 as f64;
+    let fraction = x - t;
+    let r = if fraction >= 0.5 {
+        t + 1.0
+    } else if fraction <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    };
+    // `-0.3` rounds to `-0`, as `f64::round` gives.
+    r.copysign(x)
 }
 
 /// `e^x − 1`, from basic arithmetic only, so it gives the same bits everywhere (within a few
@@ -189,7 +266,7 @@ pub fn exp_m1(x: f64) -> f64 {
     if x.abs() < 0.35 {
         return expm1_small(x);
     }
-    let k = (x / std::f64::consts::LN_2).round();
+    let k = round(x / std::f64::consts::LN_2);
     let r = (x - k * ln2_hi) - k * ln2_lo;
     // `k` is at most 1024 here; scaling by 2^(k−1) then 2 keeps every factor finite.
     let scaled = (expm1_small(r) + 1.0) * power_of_two(k as i32 - 1) * 2.0;
@@ -270,5 +347,59 @@ mod tests {
                 assert_eq!(v.to_bits(), one_row[r][j].to_bits());
             }
         }
+    }
+
+    #[test]
+    fn round_gives_the_bits_of_the_standard_library_s() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            0.499_999_999_999_999_94,
+            -0.499_999_999_999_999_94,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            9.3e18,
+            -1e300,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        values.extend((0..20_000).map(|i| (f64::from(i) * 0.731).sin() * 10f64.powi(i % 19)));
+        values.extend((0..2000).map(|i| f64::from(i) / 4.0 - 250.0));
+        for x in values {
+            assert_eq!(round(x).to_bits(), x.round().to_bits(), "{x}");
+        }
+    }
+
+    #[test]
+    fn the_vector_units_give_the_portable_code_s_bits() {
+        let layer = Layer {
+            inputs: 7,
+            outputs: 9,
+            weight: (0..63).map(|i| (i as f32 * 0.61).sin() * 3.0).collect(),
+            bias: (0..9).map(|i| (i as f32 * 0.29).cos()).collect(),
+        };
+        let n = 203;
+        let input: Vec<f32> = (0..7 * n)
+            .map(|i| (i as f32 * 0.013).tan().clamp(-1e3, 1e3))
+            .collect();
+        let mut portable = vec![0.0; 9 * n];
+        dense_portable(&layer, &input, &mut portable, Some(0.01));
+        let mut dispatched = vec![0.0; 9 * n];
+        dense(&layer, &input, &mut dispatched, Some(0.01));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&portable), bits(&dispatched));
+        // A row on its own (no vector lanes to fill) gives the same bits as within the block.
+        let row: Vec<f32> = (0..7).map(|i| input[i * n + 100]).collect();
+        let mut alone = vec![0.0; 9];
+        dense_portable(&layer, &row, &mut alone, Some(0.01));
+        let column: Vec<f32> = (0..9).map(|j| portable[j * n + 100]).collect();
+        assert_eq!(bits(&alone), bits(&column));
     }
 }

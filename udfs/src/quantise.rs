@@ -28,7 +28,7 @@ use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::exact::power_of_two;
+use crate::exact::{power_of_two, round};
 
 /// The guarantee asked for a column. Written as users type it (`0.01rel`, `0.5abs`, `exact`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -226,14 +226,14 @@ impl Quantiser {
         match self.grid {
             Grid::Bits { bits, h } => {
                 let limit = max_finite_bits(bits) as f64;
-                cell(c.round().clamp(-limit, limit) as i64, h)
+                cell(round(c).clamp(-limit, limit) as i64, h)
             }
             Grid::Mantissa { bits, shift } => {
                 let limit = max_finite_bits(bits) as f64;
-                rounded(c.round().clamp(-limit, limit) as i64, shift)
+                rounded(round(c).clamp(-limit, limit) as i64, shift)
             }
             Grid::Multiples { .. } | Grid::Integers => {
-                c.round().clamp(-(2f64.powi(62)), 2f64.powi(62)) as i64
+                round(c).clamp(-(2f64.powi(62)), 2f64.powi(62)) as i64
             }
         }
     }

@@ -1,11 +1,17 @@
 //! Rebuilding a block's model columns: the predictions (decoder or predictors), the residuals
 //! (split streams scattered back to rows), the grid, and the cast to each column's type.
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float32Array, Float64Array, PrimitiveArray,
+    RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Float16Type, Float32Type, Float64Type};
 
 use super::{Codec, Model, Parts, Reconstruction, Residuals};
 use crate::error::{Error, Result};
+use crate::exact::round;
 use crate::format::{Domain, Lag, Storage};
 use crate::predictor::feature_input;
 use crate::stream;
@@ -106,20 +112,31 @@ impl Codec {
                 }
             }
             Model::Predictors(steps) => {
+                // Each feature input (its column, domain and lag; `None` for the first-row
+                // indicator) is computed once and shared by the predictors that use it.
+                type Key = Option<(usize, Domain, Lag)>;
+                let mut features: Vec<(Key, Vec<f64>)> = Vec::new();
                 for step in steps.iter().filter(|s| needed[s.target]) {
                     let p = &step.predictor;
-                    let inputs: Vec<Vec<f64>> = p
+                    let keys: Vec<Key> = p
                         .predictor
                         .features
                         .iter()
                         .zip(&step.sources)
                         .map(|(f, &s)| match (f.lag, s) {
-                            (Lag::First, _) | (_, None) => {
-                                ranks.iter().map(|&r| f64::from(u8::from(r == 0))).collect()
-                            }
-                            (lag, Some(s)) => {
+                            (Lag::First, _) | (_, None) => None,
+                            (lag, Some(s)) => Some((s, f.domain, lag)),
+                        })
+                        .collect();
+                    for &key in &keys {
+                        if features.iter().any(|(k, _)| *k == key) {
+                            continue;
+                        }
+                        let values = match key {
+                            None => ranks.iter().map(|&r| f64::from(u8::from(r == 0))).collect(),
+                            Some((s, domain, lag)) => {
                                 let x = feature_input(
-                                    f.domain,
+                                    domain,
                                     &recs[s],
                                     self.columns[s].quantiser.as_ref(),
                                 );
@@ -129,9 +146,19 @@ impl Codec {
                                     x.into_owned()
                                 }
                             }
+                        };
+                        features.push((key, values));
+                    }
+                    let inputs: Vec<&[f64]> = keys
+                        .iter()
+                        .map(|key| {
+                            let (_, values) = features
+                                .iter()
+                                .find(|(k, _)| k == key)
+                                .expect("computed above");
+                            values.as_slice()
                         })
                         .collect();
-                    let inputs: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
                     let predicted = p.predict(&inputs, rows);
                     recs[step.target] = finish(step.target, &recs, predicted, p.predictor.domain)?;
                 }
@@ -283,15 +310,35 @@ pub(super) fn f64_values(array: &ArrayRef) -> Result<Vec<f64>> {
 /// Casts decoded values to the column's type: floats as they are, integers rounded and clamped
 /// to the type's range, booleans true above one half.
 pub(super) fn to_type(values: impl Iterator<Item = f64>, dt: &DataType) -> Result<ArrayRef> {
-    let floats: Float64Array = match dt {
-        DataType::Float32 | DataType::Float64 => values.collect(),
-        DataType::Boolean => values.map(|v| f64::from(u8::from(v > 0.5))).collect(),
+    use arrow::datatypes as t;
+    /// Rounded, clamped to the type's range, and converted (exactly: the value is an integer
+    /// within the range).
+    macro_rules! integers {
+        ($type:ty, $native:ty) => {{
+            let (lo, hi) = int_range(dt);
+            Arc::new(PrimitiveArray::<$type>::from_iter_values(
+                values.map(|v| round(v).clamp(lo, hi) as $native),
+            )) as ArrayRef
+        }};
+    }
+    Ok(match dt {
+        DataType::Float64 => Arc::new(Float64Array::from_iter_values(values)),
+        DataType::Float32 => Arc::new(Float32Array::from_iter_values(values.map(|v| v as f32))),
+        DataType::Boolean => Arc::new(values.map(|v| Some(v > 0.5)).collect::<BooleanArray>()),
+        DataType::Int8 => integers!(t::Int8Type, i8),
+        DataType::Int16 => integers!(t::Int16Type, i16),
+        DataType::Int32 => integers!(t::Int32Type, i32),
+        DataType::Int64 => integers!(t::Int64Type, i64),
+        DataType::UInt8 => integers!(t::UInt8Type, u8),
+        DataType::UInt16 => integers!(t::UInt16Type, u16),
+        DataType::UInt32 => integers!(t::UInt32Type, u32),
+        DataType::UInt64 => integers!(t::UInt64Type, u64),
         _ => {
             let (lo, hi) = int_range(dt);
-            values.map(|v| v.round().clamp(lo, hi)).collect()
+            let floats: Float64Array = values.map(|v| round(v).clamp(lo, hi)).collect();
+            arrow::compute::cast(&floats, dt)?
         }
-    };
-    Ok(arrow::compute::cast(&floats, dt)?)
+    })
 }
 
 /// The range of an integer type, as floats.
