@@ -51,8 +51,8 @@ struct Args {
     /// Where inputs and outputs go.
     #[arg(long, default_value = "bench-data/speed")]
     dir: PathBuf,
-    /// Internal: run one phase (`compress` or `decompress`) on `--input`/`--output` and print
-    /// this process's peak memory.
+    /// Internal: run one phase (`compress`, `decompress`, or `decode` for profiling) on
+    /// `--input`/`--output` and print this process's peak memory.
     #[arg(long, hide = true)]
     phase: Option<String>,
     #[arg(long, hide = true)]
@@ -99,6 +99,12 @@ fn main() -> Result<()> {
             &NoProgress,
         )?)
     })?;
+    // Decoding alone, to Arrow in memory as the baselines do: on every core, and on one (the
+    // baselines' decoders run on one).
+    let (_, decode_s) = timed(|| decode_all(&compressed))?;
+    baler_arrow::set_thread_count(1);
+    let (_, decode_one_s) = timed(|| decode_all(&compressed))?;
+    baler_arrow::set_thread_count(0);
     let (pco_bytes, pco_compress_s, pco_decompress_s) = truncation_pcodec(&table, args.bound)?;
 
     println!("| codec | bytes | compress s | compress MB/s | decompress s | decompress MB/s |");
@@ -111,6 +117,15 @@ fn main() -> Result<()> {
         mb(compress_s),
         mb(decompress_s)
     );
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!(
+        "| baler-arrow decode only (file to Arrow in memory, {cores} threads) | | | | {decode_s:.2} | {:.0} |",
+        mb(decode_s)
+    );
+    println!(
+        "| baler-arrow decode only (file to Arrow in memory, 1 thread) | | | | {decode_one_s:.2} | {:.0} |",
+        mb(decode_one_s)
+    );
     println!(
         "| lossless `convert` (Parquet + zstd, file to file) | {} | {convert_s:.2} | {:.0} | | |",
         size(&plain),
@@ -121,19 +136,26 @@ fn main() -> Result<()> {
         mb(pco_compress_s),
         mb(pco_decompress_s)
     );
-    if !args.no_sz3 {
+    let sz3_decompress_s = if args.no_sz3 {
+        None
+    } else {
         let (bytes, c, d) = sz3(&plain, args.bound)?;
         println!(
             "| SZ3 on log\\|x\\| (float columns only, in memory) | {bytes} | {c:.2} | {:.0} | {d:.2} | {:.0} |",
             mb(c),
             mb(d)
         );
-    }
+        Some(d)
+    };
     println!();
     println!(
-        "compress / convert: {:.2}x the time; decompress: {:.2}x truncation + pcodec's time",
+        "compress / convert: {:.2}x the time; decode on one thread: {:.2}x truncation + pcodec's time{}",
         compress_s / convert_s,
-        decompress_s / pco_decompress_s
+        decode_one_s / pco_decompress_s,
+        sz3_decompress_s.map_or(String::new(), |d| format!(
+            ", {:.2}x SZ3's (on float columns only)",
+            decode_one_s / d
+        ))
     );
     println!();
 
@@ -283,6 +305,15 @@ fn sz3(plain: &Path, epsilon: f64) -> Result<(u64, f64, f64)> {
 }
 
 /// Runs `phase` in a child process of this example and returns its peak memory in bytes.
+/// Decodes every block of a compressed file to Arrow, keeping nothing; the rows decoded.
+fn decode_all(path: &Path) -> Result<usize> {
+    let mut rows = 0;
+    for batch in decode::Decoded::open(path)? {
+        rows += batch?.num_rows();
+    }
+    Ok(rows)
+}
+
 fn child_peak(args: &Args, phase: &str, input: &Path, output: &Path) -> Result<f64> {
     let out = Command::new(std::env::current_exe()?)
         .args(["--phase", phase, "--bound", &args.bound.to_string()])
@@ -310,6 +341,13 @@ fn run_phase(phase: &str, args: &Args) -> Result<()> {
         }
         "decompress" => {
             decode::decompress(input, output, true, &NoProgress)?;
+        }
+        // For profiling: decoding alone, five times, each pass's seconds on stderr.
+        "decode" => {
+            for _ in 0..5 {
+                let (_, seconds) = timed(|| decode_all(input))?;
+                eprintln!("decode: {seconds:.3} s");
+            }
         }
         other => bail!("unknown phase `{other}`"),
     }

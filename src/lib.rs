@@ -56,6 +56,7 @@ pub mod truncate;
 pub mod verify;
 
 pub use error::{Error, Result};
+pub use parallel::set_thread_count;
 
 /// Sets `RAYON_NUM_THREADS` to the machine's cores when it is not set. candle asks `num_cpus`
 /// for the thread count on every tensor operation unless that variable is set, and on Linux

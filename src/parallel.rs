@@ -1,8 +1,28 @@
 //! Work spread over the machine's cores with scoped threads, results in input order.
 
-/// The number of threads to use: the machine's cores.
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The thread count set by [`set_thread_count`]; 0 when unset.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets how many threads compress, decompress and SQL decode blocks on (0: back to the default,
+/// `BALER_ARROW_THREADS` when set, else the machine's cores). Files and decoded values do not
+/// depend on it; only the time does.
+pub fn set_thread_count(threads: usize) {
+    THREADS.store(threads, Ordering::Relaxed);
+}
+
+/// The number of threads to use: [`set_thread_count`]'s, else `BALER_ARROW_THREADS`, else the
+/// machine's cores.
 pub(crate) fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::env::var("BALER_ARROW_THREADS")
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .filter(|&t: &usize| t > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        n => n,
+    }
 }
 
 /// `f` applied to every item, the items split into one contiguous chunk per core, each chunk on

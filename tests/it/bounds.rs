@@ -34,12 +34,22 @@ pub fn bounded(method: Method, bounds: &str, epochs: usize) -> CompressOptions {
 
 /// Compresses, decompresses, and checks every value of every column against its bound.
 fn check_bounds(input: &Path, dir: &Path, options: &CompressOptions, tag: &str) -> CompressReport {
-    let read = ReadOptions::default();
+    check_bounds_reading(input, dir, &ReadOptions::default(), options, tag)
+}
+
+/// [`check_bounds`], reading the input with `read`.
+fn check_bounds_reading(
+    input: &Path,
+    dir: &Path,
+    read: &ReadOptions,
+    options: &CompressOptions,
+    tag: &str,
+) -> CompressReport {
     let compressed = dir.join(format!("{tag}.baler.parquet"));
     let restored = dir.join(format!("{tag}.restored.parquet"));
-    let report = compress::compress(input, &compressed, &read, options).unwrap();
+    let report = compress::compress(input, &compressed, read, options).unwrap();
     decode::decompress(&compressed, &restored, true, &NoProgress).unwrap();
-    let original = read_jets(input, &read);
+    let original = read_jets(input, read);
     let rebuilt = read_parquet(&restored);
     let bounds = options.bounds.clone().unwrap();
     let mut checked = 0;
@@ -351,6 +361,45 @@ fn a_predictor_network_keeps_the_bounds_and_decodes_alike_in_any_batches() {
             reference,
             "blocks of {rows}"
         );
+    }
+}
+
+#[test]
+fn bounds_hold_and_values_are_alike_on_one_thread_and_on_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("nonlinear.parquet");
+    nonlinear(&input, 40_000);
+    // Ten blocks, so that several threads share them.
+    let read = ReadOptions::default().with_batch_rows(4000);
+    let options = bounded(Method::Predict, "all=1e-3rel", 1);
+    for threads in [1, 3] {
+        baler_arrow::set_thread_count(threads);
+        check_bounds_reading(
+            &input,
+            dir.path(),
+            &read,
+            &options,
+            &format!("threads{threads}"),
+        );
+    }
+    // Each file decoded on 1, 3 and 4 threads: the same values (the files differ only in the
+    // fitting time their headers record).
+    let decoded: Vec<RecordBatch> = [(1, 1), (1, 3), (1, 4), (3, 1), (3, 4)]
+        .into_iter()
+        .map(|(written, threads)| {
+            let path = dir.path().join(format!("threads{written}.baler.parquet"));
+            assert_eq!(CompressedFile::open(&path).unwrap().blocks.len(), 10);
+            baler_arrow::set_thread_count(threads);
+            let batches = decode::Decoded::open(&path)
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            concat(&batches)
+        })
+        .collect();
+    baler_arrow::set_thread_count(0);
+    for (i, d) in decoded.iter().enumerate() {
+        assert_eq!(d, &decoded[0], "decoding {i}");
     }
 }
 
