@@ -76,8 +76,20 @@ pub fn feature_input<'a>(
     quantiser: Option<&Quantiser>,
 ) -> Cow<'a, [f64]> {
     match (domain, quantiser) {
-        (Domain::Grid, Some(q)) => values.iter().map(|&x| q.coordinate(x)).collect(),
-        (Domain::Abs, _) => values.iter().map(|x| x.abs()).collect(),
-        _ => Cow::Borrowed(values),
+        (Domain::Value, _) | (Domain::Grid, None) => Cow::Borrowed(values),
+        _ => values
+            .iter()
+            .map(|&x| feature_value(domain, x, quantiser))
+            .collect(),
+    }
+}
+
+/// [`feature_input`] of one value.
+#[inline]
+pub fn feature_value(domain: Domain, x: f64, quantiser: Option<&Quantiser>) -> f64 {
+    match (domain, quantiser) {
+        (Domain::Grid, Some(q)) => q.coordinate(x),
+        (Domain::Abs, _) => x.abs(),
+        _ => x,
     }
 }

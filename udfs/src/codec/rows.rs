@@ -13,8 +13,11 @@ use super::{Codec, Model, Parts, Reconstruction, Residuals};
 use crate::error::{Error, Result};
 use crate::exact::round;
 use crate::format::{Domain, Lag, Storage};
-use crate::predictor::feature_input;
+use crate::predictor::feature_value;
 use crate::stream;
+
+/// Rows whose features are built and predicted together when decoding with predictors.
+const CHUNK_ROWS: usize = 2048;
 
 impl Codec {
     /// The part of each row for model column `v`'s residuals (`None` without a split), from
@@ -112,54 +115,55 @@ impl Codec {
                 }
             }
             Model::Predictors(steps) => {
-                // Each feature input (its column, domain and lag; `None` for the first-row
-                // indicator) is computed once and shared by the predictors that use it.
-                type Key = Option<(usize, Domain, Lag)>;
-                let mut features: Vec<(Key, Vec<f64>)> = Vec::new();
+                // Features are built and predictions made a chunk of rows at a time, in buffers
+                // reused throughout: a predictor may use dozens of features, and a block's worth
+                // of each would be megabytes of fresh memory per block.
+                let mut buffers: Vec<Vec<f64>> = Vec::new();
                 for step in steps.iter().filter(|s| needed[s.target]) {
                     let p = &step.predictor;
-                    let keys: Vec<Key> = p
-                        .predictor
-                        .features
-                        .iter()
-                        .zip(&step.sources)
-                        .map(|(f, &s)| match (f.lag, s) {
-                            (Lag::First, _) | (_, None) => None,
-                            (lag, Some(s)) => Some((s, f.domain, lag)),
-                        })
-                        .collect();
-                    for &key in &keys {
-                        if features.iter().any(|(k, _)| *k == key) {
-                            continue;
-                        }
-                        let values = match key {
-                            None => ranks.iter().map(|&r| f64::from(u8::from(r == 0))).collect(),
-                            Some((s, domain, lag)) => {
-                                let x = feature_input(
-                                    domain,
-                                    &recs[s],
-                                    self.columns[s].quantiser.as_ref(),
-                                );
-                                if lag == Lag::Previous {
-                                    previous(&x, ranks)
-                                } else {
-                                    x.into_owned()
+                    let features = &p.predictor.features;
+                    buffers.resize_with(buffers.len().max(features.len()), Vec::new);
+                    let mut predicted = Vec::with_capacity(rows);
+                    for start in (0..rows).step_by(CHUNK_ROWS) {
+                        let chunk = start..(start + CHUNK_ROWS).min(rows);
+                        for ((f, &s), buffer) in
+                            features.iter().zip(&step.sources).zip(&mut buffers)
+                        {
+                            buffer.clear();
+                            let rank = |r: usize| ranks.get(r).copied();
+                            match (f.lag, s) {
+                                (Lag::First, _) | (_, None) => buffer.extend(
+                                    chunk
+                                        .clone()
+                                        .map(|r| f64::from(u8::from(rank(r) == Some(0)))),
+                                ),
+                                (lag, Some(s)) => {
+                                    let q = self.columns[s].quantiser.as_ref();
+                                    let x = &recs[s];
+                                    if lag == Lag::Previous {
+                                        buffer.extend(chunk.clone().map(|r| {
+                                            if rank(r).is_some_and(|k| k > 0) {
+                                                feature_value(f.domain, x[r - 1], q)
+                                            } else {
+                                                0.0
+                                            }
+                                        }));
+                                    } else {
+                                        buffer.extend(
+                                            x[chunk.clone()]
+                                                .iter()
+                                                .map(|&x| feature_value(f.domain, x, q)),
+                                        );
+                                    }
                                 }
                             }
-                        };
-                        features.push((key, values));
+                        }
+                        let inputs: Vec<&[f64]> = buffers[..features.len()]
+                            .iter()
+                            .map(Vec::as_slice)
+                            .collect();
+                        predicted.extend(p.predict(&inputs, chunk.len()));
                     }
-                    let inputs: Vec<&[f64]> = keys
-                        .iter()
-                        .map(|key| {
-                            let (_, values) = features
-                                .iter()
-                                .find(|(k, _)| k == key)
-                                .expect("computed above");
-                            values.as_slice()
-                        })
-                        .collect();
-                    let predicted = p.predict(&inputs, rows);
                     recs[step.target] = finish(step.target, &recs, predicted, p.predictor.domain)?;
                 }
             }
