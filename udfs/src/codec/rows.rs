@@ -130,31 +130,20 @@ impl Codec {
                             features.iter().zip(&step.sources).zip(&mut buffers)
                         {
                             buffer.clear();
-                            let rank = |r: usize| ranks.get(r).copied();
+                            let q = s.and_then(|s| self.columns[s].quantiser.as_ref());
+                            let feature = |x: f64| feature_value(f.domain, x, q);
                             match (f.lag, s) {
                                 (Lag::First, _) | (_, None) => buffer.extend(
                                     chunk
                                         .clone()
-                                        .map(|r| f64::from(u8::from(rank(r) == Some(0)))),
+                                        .map(|r| f64::from(u8::from(ranks.get(r) == Some(&0)))),
                                 ),
-                                (lag, Some(s)) => {
-                                    let q = self.columns[s].quantiser.as_ref();
-                                    let x = &recs[s];
-                                    if lag == Lag::Previous {
-                                        buffer.extend(chunk.clone().map(|r| {
-                                            if rank(r).is_some_and(|k| k > 0) {
-                                                feature_value(f.domain, x[r - 1], q)
-                                            } else {
-                                                0.0
-                                            }
-                                        }));
-                                    } else {
-                                        buffer.extend(
-                                            x[chunk.clone()]
-                                                .iter()
-                                                .map(|&x| feature_value(f.domain, x, q)),
-                                        );
-                                    }
+                                (Lag::Previous, Some(s)) => buffer.extend(chunk.clone().map(|r| {
+                                    previous_row(&recs[s], ranks, r).map_or(0.0, feature)
+                                })),
+                                (Lag::Current, Some(s)) => {
+                                    buffer
+                                        .extend(recs[s][chunk.clone()].iter().map(|&x| feature(x)));
                                 }
                             }
                         }
@@ -275,14 +264,13 @@ pub fn event_ranks(events: &ArrayRef) -> Result<Vec<u32>> {
 /// the first row of an event 0.
 pub fn previous(x: &[f64], ranks: &[u32]) -> Vec<f64> {
     (0..x.len())
-        .map(|r| {
-            if ranks.get(r).is_some_and(|&k| k > 0) {
-                x[r - 1]
-            } else {
-                0.0
-            }
-        })
+        .map(|r| previous_row(x, ranks, r).unwrap_or(0.0))
         .collect()
+}
+
+/// Row `r − 1`'s value, when row `r` is not the first of its event.
+fn previous_row(x: &[f64], ranks: &[u32], r: usize) -> Option<f64> {
+    ranks.get(r).is_some_and(|&k| k > 0).then(|| x[r - 1])
 }
 
 /// The residuals of every row from its parts' streams: row `r` takes the next value of part
