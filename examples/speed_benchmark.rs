@@ -73,13 +73,14 @@ fn main() -> Result<()> {
     let read = ReadOptions::default();
     let table = baler_arrow::ingest::read_table(&input, &read)?;
     let raw = raw_bytes(&table);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mb = |seconds: f64| raw as f64 / 1e6 / seconds;
     println!(
         "{} generated jets, {} columns, raw {raw} B; every float within {}·|x|, integers exact; {} cores",
         args.jets,
         table.num_columns(),
         args.bound,
-        std::thread::available_parallelism().map_or(1, usize::from)
+        cores
     );
     println!();
 
@@ -117,7 +118,6 @@ fn main() -> Result<()> {
         mb(compress_s),
         mb(decompress_s)
     );
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
         "| baler-arrow decode only (file to Arrow in memory, {cores} threads) | | | | {decode_s:.2} | {:.0} |",
         mb(decode_s)
@@ -304,7 +304,6 @@ fn sz3(plain: &Path, epsilon: f64) -> Result<(u64, f64, f64)> {
     ))
 }
 
-/// Runs `phase` in a child process of this example and returns its peak memory in bytes.
 /// Decodes every block of a compressed file to Arrow, keeping nothing; the rows decoded.
 fn decode_all(path: &Path) -> Result<usize> {
     let mut rows = 0;
@@ -314,6 +313,7 @@ fn decode_all(path: &Path) -> Result<usize> {
     Ok(rows)
 }
 
+/// Runs `phase` in a child process of this example and returns its peak memory in bytes.
 fn child_peak(args: &Args, phase: &str, input: &Path, output: &Path) -> Result<f64> {
     let out = Command::new(std::env::current_exe()?)
         .args(["--phase", phase, "--bound", &args.bound.to_string()])
